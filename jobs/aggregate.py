@@ -1,0 +1,9 @@
+"""The aggregate job. Run it through the launcher, for example:
+
+    ./spark-submit.sh aggregate --help
+"""
+
+from marketcast.entry import job_main
+
+if __name__ == "__main__":
+    job_main("aggregate")

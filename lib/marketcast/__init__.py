@@ -1,0 +1,3 @@
+"""marketcast: revenue forecasting per market on Spark and Delta Lake."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""Typed, validated configuration loaded from ``conf/*.yaml``.
+
+An unknown key or a wrong type fails at start with a message that names it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from marketcast.errors import UserError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "local.yaml"
+
+#: Models the forecast stage knows how to build, by their statsforecast class name.
+KNOWN_MODELS = (
+    "AutoETS",
+    "AutoARIMA",
+    "AutoTheta",
+    "AutoCES",
+    "MSTL",
+    "SeasonalNaive",
+    "Naive",
+    "HistoricAverage",
+    "WindowAverage",
+    "CrostonOptimized",
+    "ADIDA",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkSettings(_Strict):
+    master: str = "local[*]"
+    app_name: str = "marketcast"
+    shuffle_partitions: int = Field(8, ge=1)
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class SourceSettings(_Strict):
+    format: Literal["aavail_json"] = "aavail_json"
+    market_column: Literal["country"] = "country"
+
+
+class AggregateSettings(_Strict):
+    all_market: str = "ALL"
+
+
+class ModelSpec(_Strict):
+    name: str
+    alias: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in KNOWN_MODELS:
+            raise ValueError(f"unknown model {name!r}; known: {', '.join(KNOWN_MODELS)}")
+        return name
+
+    @property
+    def label(self) -> str:
+        """The name the model's rows carry in the output tables."""
+        return self.alias or self.name
+
+
+class ForecastSettings(_Strict):
+    horizon: int = Field(30, ge=1, le=3660)
+    season_length: int = Field(7, ge=1)
+    levels: list[int] = Field(default_factory=lambda: [80, 95])
+    min_history_days: int = Field(14, ge=1)
+    fallback_model: str = "Naive"
+    models: list[ModelSpec] = Field(
+        default_factory=lambda: [ModelSpec(name="AutoETS"), ModelSpec(name="SeasonalNaive")]
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: list[int]) -> list[int]:
+        if any(not 0 < level < 100 for level in levels):
+            raise ValueError("interval levels must lie strictly between 0 and 100")
+        return sorted(set(levels))
+
+    @field_validator("fallback_model")
+    @classmethod
+    def _fallback(cls, name: str) -> str:
+        if name not in ("Naive", "HistoricAverage", "SeasonalNaive"):
+            raise ValueError("fallback_model must be Naive, HistoricAverage or SeasonalNaive")
+        return name
+
+    @field_validator("models")
+    @classmethod
+    def _unique_labels(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        labels = [spec.label for spec in models]
+        if not labels:
+            raise ValueError("at least one model is needed")
+        duplicated = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicated:
+            raise ValueError(f"model names repeat: {', '.join(duplicated)}; give an alias")
+        return models
+
+
+class BacktestSettings(_Strict):
+    windows: int = Field(3, ge=0)
+    step: int = Field(30, ge=1)
+    metric: Literal["total_abs_error", "mae", "rmse", "smape", "mase"] = "total_abs_error"
+    ensemble_size: int = Field(3, ge=0)
+
+
+class Config(_Strict):
+    """The whole configuration of a marketcast run."""
+
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    aggregate: AggregateSettings = Field(default_factory=AggregateSettings)
+    forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+
+    def with_horizon(self, horizon: int | None) -> Config:
+        """Return a copy with another forecast horizon, or this one when ``horizon`` is None."""
+        if horizon is None:
+            return self
+        forecast = self.forecast.model_copy(update={"horizon": horizon})
+        return Config.model_validate({**self.model_dump(), "forecast": forecast.model_dump()})
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a YAML configuration file.
+
+    Args:
+        path: The file; ``conf/local.yaml`` of the project when None.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        UserError: The file is missing, is not YAML, or holds an unknown key or a wrong type.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise UserError(f"configuration file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"configuration file {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"configuration file {path} must hold a mapping at the top")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise UserError(f"configuration file {path}: {where}: {first['msg']}") from None

@@ -1,0 +1,126 @@
+"""Command lines of the jobs: arguments to typed configuration to session to library to exit code.
+
+The scripts in ``jobs/`` call :func:`main` with their name; ``spark-submit`` runs those scripts.
+A user error (bad path, bad configuration, bad input) ends in one line on stderr and exit code 2;
+any other failure is logged with its traceback and ends with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from marketcast import config as config_module
+from marketcast import pipeline, reporting
+from marketcast.errors import UserError
+from marketcast.runs import new_run_id
+
+log = logging.getLogger("marketcast")
+
+JOBS = ("pipeline", "ingest", "aggregate", "forecast", "predict")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date in the form YYYY-MM-DD: {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def build_parser(job: str) -> argparse.ArgumentParser:
+    """The argument parser of one job."""
+    parser = argparse.ArgumentParser(prog=f"spark-submit.sh {job}", description=__doc__)
+    parser.add_argument("--conf", dest="conf_file", help="YAML configuration (conf/local.yaml)")
+    parser.add_argument("--lake", required=True, help="the lake's root folder or URI")
+    parser.add_argument("--master", help="Spark master when run without spark-submit")
+    if job in ("pipeline", "ingest"):
+        parser.add_argument("--input", required=True, help="folder of invoice files, or one file")
+    if job in ("pipeline", "aggregate", "forecast"):
+        parser.add_argument("--as-of", type=_date, help="last day of history (YYYY-MM-DD)")
+    if job in ("pipeline", "forecast", "predict"):
+        parser.add_argument("--horizon", type=_positive, help="days to forecast")
+    if job == "predict":
+        parser.add_argument("--market", required=True, help="market name, or ALL")
+        parser.add_argument("--date", required=True, type=_date, help="as-of date YYYY-MM-DD")
+    return parser
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(job: str, argv: Sequence[str] | None = None) -> int:
+    """Run one job; returns the process exit code."""
+    if job not in JOBS:
+        print(f"marketcast: error: unknown job {job!r}; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    args = build_parser(job).parse_args(argv)
+    configure_logging()
+    try:
+        return _run(job, args)
+    except UserError as error:
+        print(f"marketcast: error: {error}", file=sys.stderr)
+        return 2
+    except Exception:
+        log.exception("%s failed", job)
+        return 1
+
+
+def _run(job: str, args: argparse.Namespace) -> int:
+    config = config_module.load_config(args.conf_file).with_horizon(getattr(args, "horizon", None))
+    input_path = getattr(args, "input", None)
+    if input_path and "://" not in input_path and not os.path.exists(input_path):
+        raise UserError(f"input path not found: {input_path}")
+    from marketcast import tables
+    from marketcast.session import build_session
+
+    tables.check_lake_writable(args.lake)
+    spark = build_session(config.spark, master=args.master)
+    context = pipeline.RunContext(spark=spark, config=config, lake=args.lake, run_id=new_run_id())
+    log.info("run %s: job %s, lake %s", context.run_id, job, args.lake)
+    actions: dict[str, Callable[[], object]] = {
+        "pipeline": lambda: _pipeline(context, args),
+        "ingest": lambda: pipeline.run_ingest(context, input_path=args.input),
+        "aggregate": lambda: pipeline.run_aggregate(context, as_of=args.as_of),
+        "forecast": lambda: pipeline.run_forecast(context, as_of=args.as_of),
+        "predict": lambda: _predict(context, args),
+    }
+    actions[job]()
+    return 0
+
+
+def _pipeline(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    as_of = pipeline.run_pipeline(context, input_path=args.input, as_of=args.as_of)
+    print(reporting.run_summary(context.spark, context.lake, as_of))
+
+
+def _predict(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    from marketcast import predicting
+
+    answer = predicting.predict(context, market=args.market, as_of=args.date)
+    print(answer)
+
+
+def job_main(job: str) -> None:
+    """Entry used by the scripts in ``jobs/``."""
+    sys.exit(main(job))

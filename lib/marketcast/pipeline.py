@@ -1,0 +1,125 @@
+"""The stages wired together, each with its run record in ``ops/runs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from marketcast import aggregating, forecast_stage, ingesting, tables
+from marketcast.config import Config
+from marketcast.errors import UserError
+from marketcast.runs import StageRun
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage of one run shares."""
+
+    spark: SparkSession
+    config: Config
+    lake: str
+    run_id: str
+
+    def stage(self, name: str, as_of: dt.date | None = None) -> StageRun:
+        return StageRun(
+            spark=self.spark,
+            lake=self.lake,
+            run_id=self.run_id,
+            stage=name,
+            config_json=self.config.model_dump_json(),
+            as_of=as_of,
+        )
+
+
+def run_ingest(context: RunContext, *, input_path: str) -> ingesting.IngestSummary:
+    """Ingest stage: new and changed input files into bronze, rejects and the file ledger."""
+    with context.stage("ingest") as record:
+        summary = ingesting.ingest(
+            context.spark, input_path=input_path, lake=context.lake, run_id=context.run_id
+        )
+        record.input_rows = summary.records_read
+        record.details = summary.__dict__
+    return summary
+
+
+def resolve_as_of(context: RunContext, as_of: dt.date | None) -> dt.date:
+    """The given as-of date, or the last invoice day in bronze."""
+    if as_of is not None:
+        return as_of
+    last = aggregating.last_invoice_day(
+        tables.read(context.spark, context.lake, tables.BRONZE_INVOICES)
+    )
+    if last is None:
+        raise UserError("bronze/invoices is empty: nothing to aggregate")
+    return last
+
+
+def run_aggregate(context: RunContext, *, as_of: dt.date | None = None) -> dt.date:
+    """Aggregate stage: bronze to the daily revenue of the as-of date; returns that date."""
+    as_of = resolve_as_of(context, as_of)
+    with context.stage("aggregate", as_of) as record:
+        invoices = tables.read(context.spark, context.lake, tables.BRONZE_INVOICES)
+        daily = aggregating.daily_revenue(
+            invoices,
+            as_of=as_of,
+            market_column=context.config.source.market_column,
+            all_market=context.config.aggregate.all_market,
+        )
+        aggregating.write_daily_revenue(daily, lake=context.lake, as_of=as_of)
+        written = _silver(context, as_of).agg(
+            F.count(F.lit(1)).alias("rows"), F.countDistinct("market").alias("markets")
+        ).first()
+        record.input_rows = written["rows"]
+        record.markets = written["markets"]
+    return as_of
+
+
+def _silver(context: RunContext, as_of: dt.date):
+    return tables.read(context.spark, context.lake, tables.SILVER_DAILY_REVENUE).where(
+        F.col("as_of") == F.lit(as_of)
+    )
+
+
+def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dict[str, int]:
+    """Forecast stage: every market of the as-of date's daily revenue into the gold tables."""
+    if as_of is None:
+        as_of = _newest_silver_as_of(context)
+    with context.stage("forecast", as_of) as record:
+        daily = _silver(context, as_of)
+        statuses = forecast_stage.run_forecast(
+            context.spark,
+            daily,
+            lake=context.lake,
+            config=context.config,
+            as_of=as_of,
+            run_id=context.run_id,
+        )
+        record.markets = sum(statuses.values())
+        record.details = {"statuses": statuses}
+        if not statuses:
+            raise UserError(f"silver/daily_revenue holds no market for as-of date {as_of}")
+    return statuses
+
+
+def _newest_silver_as_of(context: RunContext) -> dt.date:
+    silver = tables.read(context.spark, context.lake, tables.SILVER_DAILY_REVENUE)
+    newest = silver.agg(F.max("as_of")).first()[0]
+    if newest is None:
+        raise UserError("silver/daily_revenue is empty: run the aggregate stage first")
+    return newest
+
+
+def run_pipeline(
+    context: RunContext, *, input_path: str, as_of: dt.date | None = None
+) -> dt.date:
+    """Ingest, aggregate and forecast in one run; returns the as-of date used."""
+    run_ingest(context, input_path=input_path)
+    as_of = run_aggregate(context, as_of=as_of)
+    run_forecast(context, as_of=as_of)
+    return as_of

@@ -1,0 +1,138 @@
+"""Reading and writing the lake's Delta tables.
+
+Every write checks the frame against its schema from :mod:`marketcast.schemas` and replaces
+exactly one slice of the table (a partition or a set of source files), so a rerun never
+duplicates rows and no code path overwrites a whole table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from delta.exceptions import ConcurrentAppendException, ConcurrentWriteException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from marketcast.errors import UserError
+
+T = TypeVar("T")
+
+BRONZE_INVOICES = "bronze/invoices"
+SILVER_DAILY_REVENUE = "silver/daily_revenue"
+GOLD_FORECASTS = "gold/forecasts"
+GOLD_BACKTESTS = "gold/backtests"
+GOLD_MODEL_SELECTION = "gold/model_selection"
+GOLD_FORECAST_STATUS = "gold/forecast_status"
+OPS_REJECTS = "ops/rejects"
+OPS_FILES = "ops/files"
+OPS_RUNS = "ops/runs"
+OPS_FORECAST_STAGING = "ops/forecast_staging"
+
+
+def table_path(lake: str, name: str) -> str:
+    """The location of table ``name`` (such as ``gold/forecasts``) inside the lake."""
+    return f"{lake.rstrip('/')}/{name}"
+
+
+def exists(spark: SparkSession, lake: str, name: str) -> bool:
+    """Whether the lake holds the Delta table ``name``."""
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, table_path(lake, name))
+
+
+def read(spark: SparkSession, lake: str, name: str) -> DataFrame:
+    """Read a Delta table of the lake; a missing table is the user's error."""
+    if not exists(spark, lake, name):
+        raise UserError(f"the lake {lake} has no table {name}; run the stage that writes it")
+    return spark.read.format("delta").load(table_path(lake, name))
+
+
+def conform(frame: DataFrame, schema: StructType, name: str) -> DataFrame:
+    """Return ``frame`` with the columns in schema order, failing on any drift.
+
+    Raises:
+        TypeError: A column is missing, unknown, or of another type than the schema says.
+    """
+    actual = {field.name: field.dataType for field in frame.schema.fields}
+    expected = {field.name: field.dataType for field in schema.fields}
+    missing = sorted(set(expected) - set(actual))
+    unknown = sorted(set(actual) - set(expected))
+    if missing or unknown:
+        raise TypeError(f"{name}: columns missing {missing}, unknown {unknown}")
+    drifted = [
+        f"{column} is {actual[column].simpleString()}, not {kind.simpleString()}"
+        for column, kind in expected.items()
+        if actual[column] != kind
+    ]
+    if drifted:
+        raise TypeError(f"{name}: {'; '.join(drifted)}")
+    return frame.select(*expected)
+
+
+def write_slice(
+    frame: DataFrame,
+    *,
+    lake: str,
+    name: str,
+    schema: StructType,
+    condition: str,
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Replace the rows of table ``name`` that match ``condition`` with ``frame``, atomically.
+
+    Creates the table on first use. Retries a few times when another writer committed to the
+    same table meanwhile (runs for other as-of dates touch other partitions).
+
+    Args:
+        frame: The new rows; every one must match ``condition``.
+        lake: The lake's root folder or URI.
+        name: The table, such as ``gold/forecasts``.
+        schema: Its schema; the frame must match it exactly.
+        condition: A SQL predicate on the table, such as ``as_of = '2019-12-06'``.
+        partition_by: Partition columns, used when the table is created.
+    """
+    frame = conform(frame, schema, name)
+    writer = (
+        frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", condition)
+        .partitionBy(*partition_by)
+    )
+    retry_on_conflict(lambda: writer.save(table_path(lake, name)))
+
+
+def append(frame: DataFrame, *, lake: str, name: str, schema: StructType) -> None:
+    """Append rows to table ``name`` (used for the log-like tables only)."""
+    frame = conform(frame, schema, name)
+    writer = frame.write.format("delta").mode("append")
+    retry_on_conflict(lambda: writer.save(table_path(lake, name)))
+
+
+def retry_on_conflict(action: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run a Delta commit, retrying with a short pause when a concurrent commit conflicts."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except (ConcurrentAppendException, ConcurrentWriteException):
+            if attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+def check_lake_writable(lake: str) -> None:
+    """Fail early with a clear message when a local lake folder cannot be written."""
+    if "://" in lake and not lake.startswith("file://"):
+        return
+    path = Path(lake.removeprefix("file://"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".marketcast-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UserError(f"lake folder {path} is not writable: {error.strerror}") from None
