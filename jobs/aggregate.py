@@ -1,6 +1,6 @@
 """The aggregate job. Run it through the launcher, for example:
 
-    ./spark-submit.sh aggregate --help
+./spark-submit.sh aggregate --help
 """
 
 from marketcast.entry import job_main

@@ -1,6 +1,6 @@
 """The forecast job. Run it through the launcher, for example:
 
-    ./spark-submit.sh forecast --help
+./spark-submit.sh forecast --help
 """
 
 from marketcast.entry import job_main

@@ -1,6 +1,6 @@
 """The ingest job. Run it through the launcher, for example:
 
-    ./spark-submit.sh ingest --help
+./spark-submit.sh ingest --help
 """
 
 from marketcast.entry import job_main

@@ -1,6 +1,6 @@
 """The pipeline job. Run it through the launcher, for example:
 
-    ./spark-submit.sh pipeline --help
+./spark-submit.sh pipeline --help
 """
 
 from marketcast.entry import job_main

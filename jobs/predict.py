@@ -1,6 +1,6 @@
 """The predict job. Run it through the launcher, for example:
 
-    ./spark-submit.sh predict --help
+./spark-submit.sh predict --help
 """
 
 from marketcast.entry import job_main

@@ -61,8 +61,10 @@ def daily_revenue(
 
 def fill_calendar(daily: DataFrame, *, as_of: dt.date) -> DataFrame:
     """Add the missing days of every market, from its first day to ``as_of``, with zeros."""
-    calendar = daily.groupBy("market").agg(F.min("ds").alias("first_day")).select(
-        "market", F.explode(F.sequence("first_day", F.lit(as_of))).alias("ds")
+    calendar = (
+        daily.groupBy("market")
+        .agg(F.min("ds").alias("first_day"))
+        .select("market", F.explode(F.sequence("first_day", F.lit(as_of))).alias("ds"))
     )
     filled = calendar.join(daily, ["market", "ds"], "left")
     zeros = {"revenue": 0.0, "invoices": 0, "purchases": 0, "streams": 0, "views": 0}

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from marketcast.errors import UserError
 
@@ -63,6 +70,18 @@ class ModelSpec(_Strict):
         if name not in KNOWN_MODELS:
             raise ValueError(f"unknown model {name!r}; known: {', '.join(KNOWN_MODELS)}")
         return name
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ModelSpec:
+        import inspect
+
+        from statsforecast import models
+
+        accepted = inspect.signature(getattr(models, self.name)).parameters
+        unknown = sorted(set(self.params) - set(accepted))
+        if unknown:
+            raise ValueError(f"{self.name} takes no parameter {', '.join(unknown)}")
+        return self
 
     @property
     def label(self) -> str:

@@ -142,9 +142,7 @@ def run_forecast(
         condition=f"run_id = '{run_id}'",
         partition_by=("run_id",),
     )
-    result = tables.read(spark, lake, tables.OPS_FORECAST_STAGING).where(
-        F.col("run_id") == run_id
-    )
+    result = tables.read(spark, lake, tables.OPS_FORECAST_STAGING).where(F.col("run_id") == run_id)
     for table, name in _GOLD.items():
         schema = gold_schema(table, levels)
         rows = result.where(F.col("table") == table).select(*schema.fieldNames())

@@ -292,6 +292,8 @@ def score_models(metrics: pd.DataFrame, *, metric: str) -> pd.DataFrame:
     ``total_abs_error`` is the absolute error of the horizon's revenue total. Returns a frame
     indexed by model with columns ``score`` and ``mase``, best first.
     """
+    if metrics.empty:
+        return pd.DataFrame({"score": [], "mase": []}, index=pd.Index([], name="model"))
     frame = metrics.copy()
     frame["total_abs_error"] = (frame["total_forecast"] - frame["total_actual"]).abs()
     scores = frame.groupby("model").agg(score=(metric, "mean"), mase=("mase", "mean"))
@@ -387,9 +389,7 @@ def _ensemble_fit(members: list[tuple[_Fit | None, str | None, str | None]]):
     if not fits or len(fits) < len(members):
         return None, None, "an ensemble member failed its final fit"
     mean = np.mean([fit.mean for fit in fits], axis=0)
-    bounds = {
-        name: np.mean([fit.bounds[name] for fit in fits], axis=0) for name in fits[0].bounds
-    }
+    bounds = {name: np.mean([fit.bounds[name] for fit in fits], axis=0) for name in fits[0].bounds}
     return _Fit(mean, _ordered(mean, bounds)), ENSEMBLE, None
 
 

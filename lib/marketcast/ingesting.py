@@ -36,7 +36,9 @@ class IngestSummary:
 
 def sql_in(column: str, values: list[str]) -> str:
     """A SQL ``column IN (...)`` predicate with the values quoted."""
-    quoted = ", ".join("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for value in values)
+    quoted = ", ".join(
+        "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for value in values
+    )
     return f"{column} IN ({quoted})"
 
 
@@ -149,7 +151,11 @@ def _counts_per_file(lines: DataFrame) -> dict[str, dict[str, int]]:
 
 def _write_bronze(lines: DataFrame, *, lake: str, run_id: str, paths: list[str]) -> None:
     bronze = _loaded(lines).select(
-        *[name for name in schemas.BRONZE_INVOICES.fieldNames() if name not in ("run_id", "ingested_at")],
+        *[
+            name
+            for name in schemas.BRONZE_INVOICES.fieldNames()
+            if name not in ("run_id", "ingested_at")
+        ],
         F.lit(run_id).alias("run_id"),
         F.current_timestamp().alias("ingested_at"),
     )
@@ -213,7 +219,14 @@ def _write_files(
     for item in todo:
         row = counts.get(item.path, dict.fromkeys(_COUNT_KEYS, 0))
         rows.append(
-            (item.path, item.checksum, item.size_bytes, *[row[key] for key in _COUNT_KEYS], run_id, now)
+            (
+                item.path,
+                item.checksum,
+                item.size_bytes,
+                *[row[key] for key in _COUNT_KEYS],
+                run_id,
+                now,
+            )
         )
     frame = spark.createDataFrame(rows, schemas.OPS_FILES)
     tables.write_slice(

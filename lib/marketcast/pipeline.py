@@ -72,9 +72,11 @@ def run_aggregate(context: RunContext, *, as_of: dt.date | None = None) -> dt.da
             all_market=context.config.aggregate.all_market,
         )
         aggregating.write_daily_revenue(daily, lake=context.lake, as_of=as_of)
-        written = _silver(context, as_of).agg(
-            F.count(F.lit(1)).alias("rows"), F.countDistinct("market").alias("markets")
-        ).first()
+        written = (
+            _silver(context, as_of)
+            .agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("market").alias("markets"))
+            .first()
+        )
         record.input_rows = written["rows"]
         record.markets = written["markets"]
     return as_of
@@ -115,9 +117,7 @@ def _newest_silver_as_of(context: RunContext) -> dt.date:
     return newest
 
 
-def run_pipeline(
-    context: RunContext, *, input_path: str, as_of: dt.date | None = None
-) -> dt.date:
+def run_pipeline(context: RunContext, *, input_path: str, as_of: dt.date | None = None) -> dt.date:
     """Ingest, aggregate and forecast in one run; returns the as-of date used."""
     run_ingest(context, input_path=input_path)
     as_of = run_aggregate(context, as_of=as_of)

@@ -63,7 +63,9 @@ def _parse_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for path, content in zip(batch["path"], batch["content"], strict=True):
             rows = list(normalising.parse_file(path, bytes(content)))
             frame = pd.DataFrame(rows, columns=list(normalising.COLUMNS))
-            yield frame.astype({"line_no": "Int64", "customer_id": "Int64", "times_viewed": "Int64"})
+            yield frame.astype(
+                {"line_no": "Int64", "customer_id": "Int64", "times_viewed": "Int64"}
+            )
 
 
 def parse_files(spark: SparkSession, input_path: str, paths: list[str]) -> DataFrame:

@@ -42,7 +42,8 @@ def run_summary(spark: SparkSession, lake: str, as_of: dt.date) -> str:
     )
     lines = [
         f"lake: {lake}",
-        "tables: " + ", ".join(
+        "tables: "
+        + ", ".join(
             tables.table_path(lake, name)
             for name in (
                 tables.BRONZE_INVOICES,

@@ -89,9 +89,11 @@ class StageRun:
             return
         target = DeltaTable.forPath(self.spark, path)
         tables.retry_on_conflict(
-            lambda: target.alias("t")
-            .merge(frame.alias("s"), "t.run_id = s.run_id AND t.stage = s.stage")
-            .whenMatchedUpdateAll()
-            .whenNotMatchedInsertAll()
-            .execute()
+            lambda: (
+                target.alias("t")
+                .merge(frame.alias("s"), "t.run_id = s.run_id AND t.stage = s.stage")
+                .whenMatchedUpdateAll()
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
@@ -46,6 +47,8 @@ def build_session(settings: SparkSettings, *, master: str | None = None) -> Spar
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         # Outside spark-submit; under it, the master on its command line decides.
         builder = builder.master(master or settings.master)
+        # Python workers run the interpreter that runs the driver, with the same packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = {
         **_DELTA,
         **_DEFAULTS,

@@ -1,0 +1,39 @@
+# The door to common tasks. `make run` and `make test` are the two set-up commands.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAKE ?= lake
+SHARED_DATA := ../shared/data/aavail/cs-production
+# Input of `make run`: data/aavail/ when present, else the shared AAVAIL data beside the
+# project, else a small synthetic AAVAIL-shaped dataset written to data/aavail/.
+INPUT ?= $(firstword $(wildcard data/aavail) $(wildcard $(SHARED_DATA)) data/aavail)
+
+.PHONY: install run test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	@if [ ! -e "$(INPUT)" ]; then \
+		$(BIN)/python -m marketcast.synthetic --out "$(INPUT)"; \
+	fi
+	./spark-submit.sh pipeline --input "$(INPUT)" --lake "$(LAKE)"
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check lib jobs tests bench setup.py
+	$(BIN)/ruff format --check lib jobs tests bench setup.py
+
+format: install
+	$(BIN)/ruff check --fix lib jobs tests bench setup.py
+	$(BIN)/ruff format lib jobs tests bench setup.py
+
+clean:
+	rm -rf $(VENV) build dist lib/*.egg-info .pytest_cache .ruff_cache
