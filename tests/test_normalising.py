@@ -98,7 +98,7 @@ def test_json_array_and_json_lines_give_the_same_rows():
 def test_truncated_array_keeps_good_records_and_rejects_the_tail_with_raw_text():
     text = json.dumps([BASE, BASE])[:-40]
     rows = list(parse_file("t.json", text.encode()))
-    assert [row["reason"] for row in rows][0] is None
+    assert rows[0]["reason"] is None
     assert rows[1]["reason"].startswith("corrupt or truncated JSON")
     assert rows[1]["raw"].startswith('{"country": "France"')
     assert len(rows) == 2
