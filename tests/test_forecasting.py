@@ -22,7 +22,7 @@ FAST_MODELS = [
     ModelSpec(name="CrostonOptimized"),
 ]
 FORECAST = ForecastSettings(models=FAST_MODELS)
-BACKTEST = BacktestSettings()
+BACKTEST = BacktestSettings(windows=3, step=30, metric="total_abs_error")
 
 
 def history(values) -> pd.DataFrame:

@@ -15,13 +15,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from marketcast import config as config_module
-from marketcast import pipeline, reporting
+from marketcast import pipeline, reporting, tables
 from marketcast.errors import UserError
 from marketcast.runs import new_run_id
 
 log = logging.getLogger("marketcast")
 
-JOBS = ("pipeline", "ingest", "aggregate", "forecast", "predict")
+JOBS = ("pipeline", "ingest", "aggregate", "forecast", "predict", "evaluate")
 
 
 def _date(text: str) -> dt.date:
@@ -53,6 +53,11 @@ def build_parser(job: str) -> argparse.ArgumentParser:
         parser.add_argument("--as-of", type=_date, help="last day of history (YYYY-MM-DD)")
     if job in ("pipeline", "forecast", "predict"):
         parser.add_argument("--horizon", type=_positive, help="days to forecast")
+    if job == "evaluate":
+        parser.add_argument("--as-of", required=True, type=_date, help="as-of date of the run")
+        parser.add_argument(
+            "--min-history-days", type=_positive, default=60, help="markets with this much history"
+        )
     if job == "predict":
         parser.add_argument("--market", required=True, help="market name, or ALL")
         parser.add_argument("--date", required=True, type=_date, help="as-of date YYYY-MM-DD")
@@ -86,15 +91,42 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _run(job: str, args: argparse.Namespace) -> int:
+def validate(job: str, args: argparse.Namespace) -> config_module.Config:
+    """Every check that needs no Spark: configuration, input path, lake. Returns the config."""
     config = config_module.load_config(args.conf_file).with_horizon(getattr(args, "horizon", None))
     input_path = getattr(args, "input", None)
     if input_path and "://" not in input_path and not os.path.exists(input_path):
         raise UserError(f"input path not found: {input_path}")
-    from marketcast import tables
+    if job in ("pipeline", "ingest"):
+        tables.check_lake_writable(args.lake)
+    elif "://" not in args.lake and not os.path.isdir(args.lake):
+        raise UserError(f"lake folder not found: {args.lake}")
+    return config
+
+
+def check(argv: Sequence[str]) -> int:
+    """Validate a job's command line without starting Spark; the launcher calls this first.
+
+    Under spark-submit the Python process's stderr is merged into stdout, and Spark takes
+    seconds to start; this check answers a user error at once, on stderr.
+    """
+    if not argv or argv[0] not in JOBS:
+        print(f"marketcast: error: unknown job; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    job, rest = argv[0], argv[1:]
+    args = build_parser(job).parse_args(rest)
+    try:
+        validate(job, args)
+    except UserError as error:
+        print(f"marketcast: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(job: str, args: argparse.Namespace) -> int:
+    config = validate(job, args)
     from marketcast.session import build_session
 
-    tables.check_lake_writable(args.lake)
     spark = build_session(config.spark, master=args.master)
     context = pipeline.RunContext(spark=spark, config=config, lake=args.lake, run_id=new_run_id())
     log.info("run %s: job %s, lake %s", context.run_id, job, args.lake)
@@ -102,8 +134,9 @@ def _run(job: str, args: argparse.Namespace) -> int:
         "pipeline": lambda: _pipeline(context, args),
         "ingest": lambda: pipeline.run_ingest(context, input_path=args.input),
         "aggregate": lambda: pipeline.run_aggregate(context, as_of=args.as_of),
-        "forecast": lambda: pipeline.run_forecast(context, as_of=args.as_of),
+        "forecast": lambda: _forecast(context, args),
         "predict": lambda: _predict(context, args),
+        "evaluate": lambda: _evaluate(context, args),
     }
     actions[job]()
     return 0
@@ -114,6 +147,11 @@ def _pipeline(context: pipeline.RunContext, args: argparse.Namespace) -> None:
     print(reporting.run_summary(context.spark, context.lake, as_of))
 
 
+def _forecast(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    as_of = pipeline.run_forecast(context, as_of=args.as_of)
+    print(reporting.run_summary(context.spark, context.lake, as_of))
+
+
 def _predict(context: pipeline.RunContext, args: argparse.Namespace) -> None:
     from marketcast import predicting
 
@@ -121,6 +159,24 @@ def _predict(context: pipeline.RunContext, args: argparse.Namespace) -> None:
     print(answer)
 
 
+def _evaluate(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    from marketcast import evaluation
+
+    pipeline.ensure_forecast(context, args.as_of)
+    totals = evaluation.holdout_totals(
+        context.spark, context.lake, as_of=args.as_of, min_history_days=args.min_history_days
+    )
+    if totals.empty:
+        raise UserError(f"the lake holds no actuals for the days after {args.as_of} yet")
+    print(evaluation.holdout_report(totals, all_market=context.config.aggregate.all_market))
+
+
 def job_main(job: str) -> None:
     """Entry used by the scripts in ``jobs/``."""
     sys.exit(main(job))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "check":
+        sys.exit(check(sys.argv[2:]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else 2)

@@ -88,8 +88,8 @@ def _silver(context: RunContext, as_of: dt.date):
     )
 
 
-def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dict[str, int]:
-    """Forecast stage: every market of the as-of date's daily revenue into the gold tables."""
+def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dt.date:
+    """Forecast stage: the as-of date's daily revenue into the gold tables; returns the date."""
     if as_of is None:
         as_of = _newest_silver_as_of(context)
     with context.stage("forecast", as_of) as record:
@@ -106,7 +106,7 @@ def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dict[s
         record.details = {"statuses": statuses}
         if not statuses:
             raise UserError(f"silver/daily_revenue holds no market for as-of date {as_of}")
-    return statuses
+    return as_of
 
 
 def _newest_silver_as_of(context: RunContext) -> dt.date:
@@ -123,3 +123,30 @@ def run_pipeline(context: RunContext, *, input_path: str, as_of: dt.date | None 
     as_of = run_aggregate(context, as_of=as_of)
     run_forecast(context, as_of=as_of)
     return as_of
+
+
+def has_forecast(context: RunContext, as_of: dt.date) -> bool:
+    """Whether the lake holds a forecast run for ``as_of``."""
+    if not tables.exists(context.spark, context.lake, tables.GOLD_FORECAST_STATUS):
+        return False
+    status = tables.read(context.spark, context.lake, tables.GOLD_FORECAST_STATUS)
+    return status.where(F.col("as_of") == F.lit(as_of)).limit(1).count() > 0
+
+
+def ensure_forecast(context: RunContext, as_of: dt.date) -> None:
+    """Run aggregate and forecast for ``as_of`` unless the lake already holds that run.
+
+    Only invoices up to ``as_of`` enter, so the run is what a forecast made on that day
+    would have been.
+    """
+    if has_forecast(context, as_of):
+        return
+    last = resolve_as_of(context, None)
+    if as_of > last:
+        raise UserError(
+            f"{as_of} is after the last invoice day in the lake ({last}); "
+            "a forecast from there would be a guess"
+        )
+    log.info("no forecast run for as-of date %s in the lake: running it now", as_of)
+    run_aggregate(context, as_of=as_of)
+    run_forecast(context, as_of=as_of)

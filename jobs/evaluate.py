@@ -1,0 +1,9 @@
+"""The evaluate job. Run it through the launcher, for example:
+
+./spark-submit.sh evaluate --help
+"""
+
+from marketcast.entry import job_main
+
+if __name__ == "__main__":
+    job_main("evaluate")
