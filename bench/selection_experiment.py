@@ -21,10 +21,9 @@ from marketcast.forecasting import forecast_market
 
 VARIANTS = {
     "3 windows step 30, total error": {},
-    "6 windows step 7, total error": {"windows": 6, "step": 7},
-    "6 windows step 7, mae": {"windows": 6, "step": 7, "metric": "mae"},
     "6 windows step 14, mae": {"windows": 6, "step": 14, "metric": "mae"},
-    "3 windows step 30, mae": {"metric": "mae"},
+    "6 windows step 14, rmse": {"windows": 6, "step": 14, "metric": "rmse"},
+    "6 windows step 14, total error": {"windows": 6, "step": 14, "metric": "total_abs_error"},
 }
 
 
@@ -67,7 +66,12 @@ def main() -> None:
             weighted = markets["abs_error"].sum() / markets["actual"].abs().sum()
             whole = frame[frame["market"] == "ALL"].iloc[0]
             whole_error = whole["abs_error"] / abs(whole["actual"])
-            print(f"{name:<34} markets {weighted:6.1%}   ALL {whole_error:6.1%} ({whole['model']})")
+            zero = int(((frame["forecast"].abs() < 1) & (frame["actual"].abs() >= 1)).sum())
+            median = (frame["abs_error"] / frame["actual"].abs()).median()
+            print(
+                f"{name:<34} markets {weighted:6.1%}   ALL {whole_error:6.1%} ({whole['model']})"
+                f"   median market {median:6.1%}   zero forecasts {zero}"
+            )
 
 
 if __name__ == "__main__":

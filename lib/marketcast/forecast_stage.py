@@ -134,6 +134,7 @@ def run_forecast(
         F.lit(run_id).alias("run_id"),
         F.current_timestamp().alias("created_at"),
     )
+    _drop_stale_staging(spark, lake, as_of)
     tables.write_slice(
         staged,
         lake=lake,
@@ -164,3 +165,11 @@ def run_forecast(
     staging = DeltaTable.forPath(spark, tables.table_path(lake, tables.OPS_FORECAST_STAGING))
     tables.retry_on_conflict(lambda: staging.delete(F.col("run_id") == run_id))
     return {row["status"]: row["count"] for row in statuses}
+
+
+def _drop_stale_staging(spark: SparkSession, lake: str, as_of: dt.date) -> None:
+    """Remove what an earlier, interrupted run for the same as-of date left in staging."""
+    if not tables.exists(spark, lake, tables.OPS_FORECAST_STAGING):
+        return
+    staging = DeltaTable.forPath(spark, tables.table_path(lake, tables.OPS_FORECAST_STAGING))
+    tables.retry_on_conflict(lambda: staging.delete(F.col("as_of") == F.lit(as_of)))

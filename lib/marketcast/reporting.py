@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -12,7 +13,7 @@ from marketcast import tables
 SUMMARY_ROWS = 60
 
 
-def run_summary(spark: SparkSession, lake: str, as_of: dt.date) -> str:
+def run_summary(spark: SparkSession, lake: str, as_of: dt.date, *, all_market: str = "ALL") -> str:
     """Where the tables are, and per market: status, model, history and the horizon's total.
 
     The band is the sum of the daily 80% bounds: when days move together this is the total's
@@ -40,8 +41,9 @@ def run_summary(spark: SparkSession, lake: str, as_of: dt.date) -> str:
         .limit(SUMMARY_ROWS)
         .collect()
     )
+    shown_lake = lake if "://" in lake else os.path.abspath(lake)
     lines = [
-        f"lake: {lake}",
+        f"lake: {shown_lake}",
         "tables: "
         + ", ".join(
             tables.table_path(lake, name)
@@ -67,6 +69,12 @@ def run_summary(spark: SparkSession, lake: str, as_of: dt.date) -> str:
             f"{row['market'][:24]:<24} {row['status']:<10} {(row['model_used'] or '-'):<17} "
             f"{row['history_days']:>5} {total:>14} {band_text:>29}"
         )
+    lines += [
+        "",
+        f"{all_market} is forecast as a series of its own, so it need not equal the sum of the",
+        "markets. A market that sells on few days can be forecast at 0 with a wide band; its",
+        "revenue can be negative where refunds and cancellations outweigh sales.",
+    ]
     return "\n".join(lines)
 
 

@@ -46,28 +46,29 @@ class StageRun:
     def __enter__(self) -> StageRun:
         self._started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self._clock = time.perf_counter()
-        self._save("running", None, None)
+        self._save("running", None)
         return self
 
     def __exit__(self, kind, error, _trace) -> bool:
         status = "succeeded" if error is None else "failed"
         message = None if error is None else f"{type(error).__name__}: {error}"[:2000]
-        ended = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        self._save(status, ended, message)
-        seconds = time.perf_counter() - self._clock
-        log.info(
-            "stage %s %s in %.1f s: rows=%s markets=%s %s",
-            self.stage,
-            status,
-            seconds,
-            self.input_rows,
-            self.markets,
-            json.dumps(self.details, default=str, sort_keys=True),
+        seconds = self._save(status, message)
+        counts = {"rows": self.input_rows, "markets": self.markets, **self.details}
+        shown = " ".join(
+            f"{key}={json.dumps(value, default=str, sort_keys=True)}"
+            for key, value in counts.items()
+            if value is not None
         )
+        log.info("stage %s %s in %.1f s: %s", self.stage, status, seconds, shown)
         return False
 
-    def _save(self, status: str, ended: dt.datetime | None, message: str | None) -> None:
-        seconds = None if ended is None else time.perf_counter() - self._clock
+    def _save(self, status: str, message: str | None) -> float:
+        """Write the record; returns the seconds since the start (0 for the first write)."""
+        ended = None
+        seconds = 0.0
+        if status != "running":
+            ended = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            seconds = time.perf_counter() - self._clock
         row = (
             self.run_id,
             self.stage,
@@ -75,7 +76,7 @@ class StageRun:
             status,
             self._started,
             ended,
-            seconds,
+            None if ended is None else seconds,
             self.input_rows,
             self.markets,
             json.dumps(self.details, default=str, sort_keys=True),
@@ -86,7 +87,7 @@ class StageRun:
         path = tables.table_path(self.lake, tables.OPS_RUNS)
         if not tables.exists(self.spark, self.lake, tables.OPS_RUNS):
             tables.append(frame, lake=self.lake, name=tables.OPS_RUNS, schema=schemas.OPS_RUNS)
-            return
+            return seconds
         target = DeltaTable.forPath(self.spark, path)
         tables.retry_on_conflict(
             lambda: (

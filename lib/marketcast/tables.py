@@ -12,13 +12,33 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from delta.exceptions import ConcurrentAppendException, ConcurrentWriteException
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from marketcast.errors import UserError
 
 T = TypeVar("T")
+
+#: Conflicts with a concurrent commit; the losing writer may retry (two writers creating the same
+#: new table meet as a protocol or metadata change).
+CONCURRENT_COMMIT = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 
 BRONZE_INVOICES = "bronze/invoices"
 SILVER_DAILY_REVENUE = "silver/daily_revenue"
@@ -117,7 +137,7 @@ def retry_on_conflict(action: Callable[[], T], *, attempts: int = 5) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return action()
-        except (ConcurrentAppendException, ConcurrentWriteException):
+        except CONCURRENT_COMMIT:
             if attempt == attempts:
                 raise
             time.sleep(0.5 * attempt)
