@@ -20,7 +20,7 @@ from marketcast.config import load_config
 from marketcast.forecasting import forecast_market
 
 VARIANTS = {
-    "3 windows step 30, total error": {},
+    "3 windows step 30, total error": {"windows": 3, "step": 30, "metric": "total_abs_error"},
     "6 windows step 14, mae": {"windows": 6, "step": 14, "metric": "mae"},
     "6 windows step 14, rmse": {"windows": 6, "step": 14, "metric": "rmse"},
     "6 windows step 14, total error": {"windows": 6, "step": 14, "metric": "total_abs_error"},

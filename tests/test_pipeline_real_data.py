@@ -10,7 +10,8 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DoubleType
 
-from marketcast import pipeline, tables
+from marketcast import evaluation, pipeline, predicting, tables
+from marketcast.errors import UserError
 from marketcast.runs import new_run_id
 
 LAST_INVOICE_DAY = dt.date(2019, 12, 6)
@@ -161,3 +162,53 @@ def test_rerun_skips_ingested_files_and_replaces_the_same_rows(spark, config, la
         after = sorted(map(tuple, read(spark, lake, name).drop("run_id", "created_at").collect()))
         assert after == rows, name
     assert read(spark, lake, tables.BRONZE_INVOICES).count() == 249_440
+
+
+HOLDOUT_AS_OF = dt.date(2019, 11, 6)
+
+
+@pytest.fixture(scope="module")
+def past_answer(spark, config, lake):
+    """The business question for ALL as of 30 days before the last invoice day."""
+    context = pipeline.RunContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
+    return predicting.predict(context, market="ALL", as_of=HOLDOUT_AS_OF)
+
+
+def test_predict_for_a_past_date_uses_only_data_up_to_it(spark, lake, past_answer):
+    assert (past_answer.first_day, past_answer.last_day) == (
+        dt.date(2019, 11, 7),
+        dt.date(2019, 12, 6),
+    )
+    silver = read(spark, lake, tables.SILVER_DAILY_REVENUE)
+    past = silver.where(F.col("as_of") == HOLDOUT_AS_OF)
+    assert past.agg(F.max("ds")).first()[0] == HOLDOUT_AS_OF
+    window = silver.where(
+        (F.col("as_of") == LAST_INVOICE_DAY)
+        & (F.col("market") == "ALL")
+        & (F.col("ds") > HOLDOUT_AS_OF)
+    )
+    assert past_answer.actual_days == 30
+    assert past_answer.actual == pytest.approx(window.agg(F.sum("revenue")).first()[0])
+    for low, high in past_answer.bands.values():
+        assert low <= past_answer.expected <= high
+    text = str(past_answer)
+    assert "expected revenue:" in text and "actual:" in text and "forecast error" in text
+
+
+def test_predict_refuses_dates_it_cannot_answer(spark, config, lake):
+    context = pipeline.RunContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
+    with pytest.raises(UserError, match="after the last invoice day"):
+        predicting.predict(context, market="ALL", as_of=dt.date(2020, 1, 15))
+    with pytest.raises(UserError, match="has only 4 days of history"):
+        predicting.predict(context, market="Greece", as_of=LAST_INVOICE_DAY)
+    with pytest.raises(UserError, match="unknown market 'Atlantis'"):
+        predicting.predict(context, market="Atlantis", as_of=LAST_INVOICE_DAY)
+
+
+def test_holdout_choice_beats_seasonal_naive_overall_and_for_all(spark, lake, past_answer):
+    totals = evaluation.holdout_totals(spark, lake, as_of=HOLDOUT_AS_OF)
+    weighted = evaluation.weighted_errors(totals)
+    assert totals["market"].nunique() >= 20
+    assert weighted["chosen"] < weighted["SeasonalNaive"]
+    whole = totals[totals["market"] == "ALL"].set_index("model")["rel_error"]
+    assert whole["chosen"] < whole["SeasonalNaive"]

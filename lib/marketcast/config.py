@@ -128,7 +128,7 @@ class ForecastSettings(_Strict):
 class BacktestSettings(_Strict):
     windows: int = Field(6, ge=0)
     step: int = Field(14, ge=1)
-    metric: Literal["total_abs_error", "mae", "rmse", "smape", "mase"] = "mae"
+    metric: Literal["total_abs_error", "mae", "rmse", "smape", "mase"] = "rmse"
     ensemble_size: int = Field(3, ge=0)
 
 
