@@ -131,3 +131,13 @@ def test_a_file_that_is_not_json_is_a_structural_problem():
 def test_an_empty_file_has_no_rows():
     assert list(parse_file("e.json", b"  \n")) == []
     assert list(parse_file("e.json", b"[]")) == []
+
+
+def test_a_record_dated_after_the_day_of_the_run_is_rejected():
+    with pytest.raises(
+        RecordError, match="date 2019-08-01 is after the day of the run, 2019-07-31"
+    ):
+        normalise_record(BASE, latest_day=dt.date(2019, 7, 31))
+    assert normalise_record(BASE, latest_day=dt.date(2019, 8, 1))["invoice_date"] == dt.date(
+        2019, 8, 1
+    )

@@ -65,8 +65,9 @@ def ingest(
         run_id: Written on every row this run loads.
 
     Notes:
-        Lines dated after a run's as-of date are loaded like any other; the aggregate stage
-        leaves them out of that as-of date's daily revenue, so a later run can use them.
+        Lines dated after the day of the run (UTC) are rejected. Lines dated after a run's
+        as-of date are loaded like any other: the aggregate stage leaves them out of that as-of
+        date's daily revenue and counts them, so a later run with a later as-of date uses them.
 
     Raises:
         UserError: The input is missing or empty, a file is not JSON, or a field name is unknown;
@@ -81,7 +82,10 @@ def ingest(
 
     paths = [item.path for item in todo]
     lines = None
-    parsed = reading.parse_files(spark, input_path, paths).persist(StorageLevel.MEMORY_AND_DISK)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    parsed = reading.parse_files(spark, input_path, paths, latest_day=today).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
         _stop_on_structural_problems(parsed)
         lines = reading.mark_duplicates(

@@ -58,12 +58,15 @@ class RecordError(ValueError):
     """A record that cannot be loaded; its message is the reject reason."""
 
 
-def parse_file(source_file: str, content: bytes) -> Iterator[dict[str, Any]]:
+def parse_file(
+    source_file: str, content: bytes, *, latest_day: dt.date | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield one row per record of a JSON-array or JSON-lines file.
 
     Args:
         source_file: The file's path, carried on every row.
         content: The file's bytes.
+        latest_day: Records dated after this day (the day of the run) are rejected.
 
     Yields:
         Dicts with the keys of :data:`COLUMNS`. A structural problem (the file is not JSON, a
@@ -88,7 +91,7 @@ def parse_file(source_file: str, content: bytes) -> Iterator[dict[str, Any]]:
 
     unknown: set[str] = set()
     for line_no, raw, value in records:
-        yield _row(source_file, line_no, raw, value, unknown)
+        yield _row(source_file, line_no, raw, value, unknown, latest_day)
     for field in sorted(unknown):
         yield _structural(source_file, f"has field {field!r} that the field mapping does not know")
 
@@ -141,24 +144,34 @@ def _structural(source_file: str, message: str) -> dict[str, Any]:
     return row
 
 
-def _row(source_file: str, line_no: int, raw: str, value: Any, unknown: set[str]) -> dict:
+def _row(
+    source_file: str,
+    line_no: int,
+    raw: str,
+    value: Any,
+    unknown: set[str],
+    latest_day: dt.date | None,
+) -> dict:
     row = dict.fromkeys(COLUMNS)
     row.update(source_file=source_file, line_no=line_no)
     try:
         if isinstance(value, RecordError):
             raise value
-        row.update(normalise_record(value, unknown))
+        row.update(normalise_record(value, unknown, latest_day=latest_day))
     except RecordError as error:
         row.update(reason=str(error), raw=raw[:RAW_LIMIT])
     return row
 
 
-def normalise_record(value: Any, unknown: set[str] | None = None) -> dict[str, Any]:
+def normalise_record(
+    value: Any, unknown: set[str] | None = None, *, latest_day: dt.date | None = None
+) -> dict[str, Any]:
     """Map one parsed JSON record to the canonical invoice-line fields.
 
     Args:
         value: The parsed record.
         unknown: A set that collects field names the mapping does not know.
+        latest_day: A record dated after this day is rejected as dated in the future.
 
     Returns:
         The canonical fields (without source_file and line_no).
@@ -189,6 +202,9 @@ def normalise_record(value: Any, unknown: set[str] | None = None) -> dict[str, A
     if kind == "sale" and price < 0:
         raise RecordError("negative price on an ordinary invoice")
     revenue = -abs(price) if kind == "cancellation" else price
+    invoice_date = _date(fields)
+    if latest_day is not None and invoice_date > latest_day:
+        raise RecordError(f"date {invoice_date} is after the day of the run, {latest_day}")
     return {
         "invoice": invoice,
         "invoice_kind": kind,
@@ -198,7 +214,7 @@ def normalise_record(value: Any, unknown: set[str] | None = None) -> dict[str, A
         "times_viewed": _optional_int(fields.get("times_viewed"), "times_viewed"),
         "price": price,
         "revenue": revenue,
-        "invoice_date": _date(fields),
+        "invoice_date": invoice_date,
     }
 
 

@@ -79,6 +79,9 @@ def run_aggregate(context: RunContext, *, as_of: dt.date | None = None) -> dt.da
         )
         record.input_rows = written["rows"]
         record.markets = written["markets"]
+        record.details = {
+            "lines_after_as_of": invoices.where(F.col("invoice_date") > F.lit(as_of)).count()
+        }
     return as_of
 
 

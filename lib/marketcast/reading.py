@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,28 +59,36 @@ def list_input_files(spark: SparkSession, input_path: str) -> list[InputFile]:
     )
 
 
-def _parse_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    for batch in batches:
-        for path, content in zip(batch["path"], batch["content"], strict=True):
-            rows = list(normalising.parse_file(path, bytes(content)))
-            frame = pd.DataFrame(rows, columns=list(normalising.COLUMNS))
-            yield frame.astype(
-                {"line_no": "Int64", "customer_id": "Int64", "times_viewed": "Int64"}
-            )
-
-
-def parse_files(spark: SparkSession, input_path: str, paths: list[str]) -> DataFrame:
+def parse_files(
+    spark: SparkSession, input_path: str, paths: list[str], *, latest_day: dt.date
+) -> DataFrame:
     """Parse the named files below ``input_path`` into rows of :data:`schemas.PARSED`.
+
+    Args:
+        spark: The session.
+        input_path: The folder the files were listed from.
+        paths: The files to parse, as :func:`list_input_files` names them.
+        latest_day: The day of the run; lines dated after it are rejected.
 
     Notes:
         One task parses one whole file in memory; files of a few hundred MB are fine, larger
         ones should be split into several files.
     """
+
+    def parse_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            for path, content in zip(batch["path"], batch["content"], strict=True):
+                rows = normalising.parse_file(path, bytes(content), latest_day=latest_day)
+                frame = pd.DataFrame(list(rows), columns=list(normalising.COLUMNS))
+                yield frame.astype(
+                    {"line_no": "Int64", "customer_id": "Int64", "times_viewed": "Int64"}
+                )
+
     return (
         _binary_files(spark, input_path)
         .where(F.col("path").isin(paths))
         .select("path", "content")
-        .mapInPandas(_parse_batches, schemas.PARSED)
+        .mapInPandas(parse_batches, schemas.PARSED)
     )
 
 

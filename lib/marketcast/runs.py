@@ -98,3 +98,4 @@ class StageRun:
                 .execute()
             )
         )
+        return seconds
