@@ -8,7 +8,7 @@ SHARED_DATA := ../shared/data/aavail/cs-production
 # project, else a small synthetic AAVAIL-shaped dataset written to data/aavail/.
 INPUT ?= $(firstword $(wildcard data/aavail) $(wildcard $(SHARED_DATA)) data/aavail)
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format package clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,9 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix lib jobs tests bench setup.py
 	$(BIN)/ruff format lib jobs tests bench setup.py
+
+package: install
+	./tools/package.sh
 
 clean:
 	rm -rf $(VENV) build dist lib/*.egg-info .pytest_cache .ruff_cache

@@ -25,6 +25,8 @@ setup(
         "dev": [
             "pytest>=8,<10",
             "ruff>=0.6,<1",
+            "venv-pack>=0.2,<0.3",
+            "build>=1.2,<2",
         ],
     },
     entry_points={"console_scripts": ["marketcast=marketcast.cli:main"]},

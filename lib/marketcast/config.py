@@ -37,6 +37,18 @@ KNOWN_MODELS = (
     "ADIDA",
 )
 
+#: The default model zoo, in the order the first one is preferred when nothing is backtested.
+DEFAULT_MODELS = (
+    "AutoETS",
+    "AutoARIMA",
+    "AutoTheta",
+    "MSTL",
+    "SeasonalNaive",
+    "Naive",
+    "HistoricAverage",
+    "CrostonOptimized",
+)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,7 +108,7 @@ class ForecastSettings(_Strict):
     min_history_days: int = Field(14, ge=1)
     fallback_model: str = "Naive"
     models: list[ModelSpec] = Field(
-        default_factory=lambda: [ModelSpec(name="AutoETS"), ModelSpec(name="SeasonalNaive")]
+        default_factory=lambda: [ModelSpec(name=name) for name in DEFAULT_MODELS]
     )
 
     @field_validator("levels")
@@ -147,6 +159,16 @@ class Config(_Strict):
             return self
         forecast = self.forecast.model_copy(update={"horizon": horizon})
         return Config.model_validate({**self.model_dump(), "forecast": forecast.model_dump()})
+
+
+def spark_submit_conf(config: Config) -> list[str]:
+    """The configuration's Spark settings as ``key=value`` arguments for spark-submit."""
+    settings = {
+        "spark.app.name": config.spark.app_name,
+        "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
+        **config.spark.extra,
+    }
+    return [f"{key}={value}" for key, value in settings.items()]
 
 
 def load_config(path: str | Path | None = None) -> Config:

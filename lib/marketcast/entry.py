@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -91,15 +90,19 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def validate(job: str, args: argparse.Namespace) -> config_module.Config:
+def validate(job: str, args: argparse.Namespace, *, paths: bool = True) -> config_module.Config:
     """Every check that needs no Spark: configuration, input path, lake. Returns the config."""
     config = config_module.load_config(args.conf_file).with_horizon(getattr(args, "horizon", None))
-    input_path = getattr(args, "input", None)
-    if input_path and "://" not in input_path and not os.path.exists(input_path):
-        raise UserError(f"input path not found: {input_path}")
+    if not paths:
+        return config
+    input_path = getattr(args, "input", None) or ""
+    if tables.is_local_path(input_path) and input_path:
+        local = tables.local_path(input_path)
+        if not local.exists():
+            raise UserError(f"input path not found: {input_path}")
     if job in ("pipeline", "ingest"):
         tables.check_lake_writable(args.lake)
-    elif "://" not in args.lake and not os.path.isdir(args.lake):
+    elif tables.is_local_path(args.lake) and not tables.local_path(args.lake).is_dir():
         raise UserError(f"lake folder not found: {args.lake}")
     return config
 
@@ -113,10 +116,12 @@ def check(argv: Sequence[str]) -> int:
     if not argv or argv[0] not in JOBS:
         print(f"marketcast: error: unknown job; jobs: {', '.join(JOBS)}", file=sys.stderr)
         return 2
-    job, rest = argv[0], argv[1:]
+    job, rest = argv[0], list(argv[1:])
+    paths = "--no-paths" not in rest
+    rest = [word for word in rest if word != "--no-paths"]
     args = build_parser(job).parse_args(rest)
     try:
-        validate(job, args)
+        validate(job, args, paths=paths)
     except UserError as error:
         print(f"marketcast: error: {error}", file=sys.stderr)
         return 2
@@ -176,7 +181,20 @@ def job_main(job: str) -> None:
     sys.exit(main(job))
 
 
+def print_spark_conf(argv: Sequence[str]) -> int:
+    """Print the Spark settings of a configuration file, one ``key=value`` per line."""
+    try:
+        config = config_module.load_config(argv[0] if argv else None)
+    except UserError as error:
+        print(f"marketcast: error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(config_module.spark_submit_conf(config)))
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "check":
         sys.exit(check(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "spark-conf":
+        sys.exit(print_spark_conf(sys.argv[2:]))
     sys.exit(main(sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else 2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from pyspark.errors import AnalysisException
@@ -13,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from marketcast import normalising, schemas
+from marketcast import normalising, schemas, tables
 from marketcast.errors import UserError
 
 
@@ -41,7 +40,7 @@ def list_input_files(spark: SparkSession, input_path: str) -> list[InputFile]:
     Raises:
         UserError: The path does not exist or holds no JSON file.
     """
-    if "://" not in input_path and not Path(input_path).exists():
+    if tables.is_local_path(input_path) and not tables.local_path(input_path).exists():
         raise UserError(f"input path not found: {input_path}")
     try:
         rows = (

@@ -7,6 +7,7 @@ duplicates rows and no code path overwrites a whole table.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -144,11 +145,22 @@ def retry_on_conflict(action: Callable[[], T], *, attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
+def is_local_path(path: str) -> bool:
+    """Whether ``path`` names the local file system (no scheme, or ``file:``)."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", path)
+    return scheme is None or scheme.group(1).lower() == "file"
+
+
+def local_path(path: str) -> Path:
+    """The local file system path of ``path`` (``file:`` prefixes removed)."""
+    return Path(re.sub(r"^file:(//)?", "", path))
+
+
 def check_lake_writable(lake: str) -> None:
     """Fail early with a clear message when a local lake folder cannot be written."""
-    if "://" in lake and not lake.startswith("file://"):
+    if not is_local_path(lake):
         return
-    path = Path(lake.removeprefix("file://"))
+    path = local_path(lake)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".marketcast-write-probe"
