@@ -72,15 +72,15 @@ if [ "$local" = 1 ]; then
   cmd+=(--conf "spark.pyspark.python=$python" --conf "spark.pyspark.driver.python=$python")
 else
   env_archive="$here/dist/marketcast-env.tar.gz"
-  wheel=$(ls "$here"/dist/marketcast-*.whl 2>/dev/null | head -1 || true)
-  if [ "$dry_run" = 0 ] && { [ ! -f "$env_archive" ] || [ -z "$wheel" ]; }; then
-    echo "spark-submit.sh: dist/ holds no packed environment or wheel; run 'make package'" >&2
+  code_zip=$(ls "$here"/dist/marketcast-*.zip 2>/dev/null | head -1 || true)
+  if [ "$dry_run" = 0 ] && { [ ! -f "$env_archive" ] || [ -z "$code_zip" ]; }; then
+    echo "spark-submit.sh: dist/ holds no packed environment or code zip; run 'make package'" >&2
     exit 2
   fi
-  wheel=${wheel:-$here/dist/marketcast-VERSION-py3-none-any.whl}
+  code_zip=${code_zip:-$here/dist/marketcast-VERSION.zip}
   # Third-party packages as a packed venv unpacked next to each executor; the project's own
-  # code as a wheel on the Python path.
-  cmd+=(--archives "$env_archive#environment" --py-files "$wheel")
+  # code as a zip on the Python path.
+  cmd+=(--archives "$env_archive#environment" --py-files "$code_zip")
   cmd+=(--conf "spark.pyspark.python=./environment/bin/python")
   if [ "$deploy_mode" = cluster ]; then
     cmd+=(--conf "spark.pyspark.driver.python=./environment/bin/python")

@@ -154,6 +154,8 @@ def test_pipeline_on_a_standalone_cluster_matches_a_local_run(spark, cluster, tm
             "spark.eventLog.enabled=true",
             "--conf",
             f"spark.eventLog.dir=file:{events}",
+            "--conf",
+            "spark.eventLog.compress=false",
             "pipeline",
             "--input",
             str(invoices),
@@ -182,7 +184,11 @@ def test_pipeline_on_a_standalone_cluster_matches_a_local_run(spark, cluster, tm
         )
     assert all(hosted), hosted
     tasks_by_executor: dict[str, int] = {}
-    for line in next(events.iterdir()).read_text().splitlines():
+    logged = [path for path in events.rglob("events_*") if path.is_file()]
+    assert logged, sorted(events.rglob("*"))
+    for line in (text for path in logged for text in path.read_text().splitlines()):
+        if not line.strip():
+            continue
         event = json.loads(line)
         if event["Event"] == "SparkListenerTaskEnd":
             executor = event["Task Info"]["Executor ID"]
@@ -198,14 +204,12 @@ def test_pipeline_on_a_standalone_cluster_matches_a_local_run(spark, cluster, tm
     )
     pipeline.run_pipeline(context, input_path=str(invoices))
 
-    for name in (tables.SILVER_DAILY_REVENUE, tables.GOLD_FORECAST_STATUS):
-        assert rows(spark, cluster_lake, name) == rows(spark, local_lake, name), name
-    on_cluster = rows(spark, cluster_lake, tables.GOLD_FORECASTS)
-    on_local = rows(spark, local_lake, tables.GOLD_FORECASTS)
-    assert len(on_cluster) == len(on_local) > 0
-    for left, right in zip(on_cluster, on_local, strict=True):
-        for a, b in zip(left, right, strict=True):
-            if isinstance(a, float) and isinstance(b, float):
-                assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6), (left, right)
-            else:
-                assert a == b, (left, right)
+    for name in (tables.SILVER_DAILY_REVENUE, tables.GOLD_FORECAST_STATUS, tables.GOLD_FORECASTS):
+        on_cluster, on_local = rows(spark, cluster_lake, name), rows(spark, local_lake, name)
+        assert len(on_cluster) == len(on_local) > 0, name
+        for left, right in zip(on_cluster, on_local, strict=True):
+            for a, b in zip(left, right, strict=True):
+                if isinstance(a, float) and isinstance(b, float):
+                    assert math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6), (name, left, right)
+                else:
+                    assert a == b, (name, left, right)

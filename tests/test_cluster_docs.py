@@ -40,7 +40,7 @@ def test_documented_command_dry_runs(command, tmp_path):
     master = words[words.index("--master") + 1]
     assert printed[printed.index("--master") + 1] == master
     assert any(item.endswith("marketcast-env.tar.gz#environment") for item in printed)
-    assert printed[printed.index("--py-files") + 1].endswith("-py3-none-any.whl")
+    assert printed[printed.index("--py-files") + 1].endswith(".zip")
     assert "spark.pyspark.python=./environment/bin/python" in printed
     job = next(
         word

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the two artifacts a cluster needs into dist/:
-#   dist/marketcast-VERSION-py3-none-any.whl  the project's own code, shipped with --py-files
+# Build the artifacts a cluster needs into dist/:
+#   dist/marketcast-VERSION-py3-none-any.whl  the project's own code as a wheel (pip, Databricks)
+#   dist/marketcast-VERSION.zip               the same files as a zip, shipped with --py-files
+#                                              (Spark puts .zip files on the path, not .whl)
 #   dist/marketcast-env.tar.gz                 the third-party Python packages, a packed venv
 #                                              shipped with --archives (compiled parts included)
 # The packed environment leaves out pyspark and py4j: executors use their cluster's Spark.
@@ -16,6 +18,8 @@ fi
 rm -rf dist build/pack-venv
 mkdir -p dist build
 .venv/bin/python -m build --wheel --outdir dist . > build/wheel.log 2>&1 || { cat build/wheel.log; exit 1; }
+wheel=$(ls dist/marketcast-*.whl)
+cp "$wheel" "${wheel%-py3-none-any.whl}.zip"
 "$python" -m venv build/pack-venv
 build/pack-venv/bin/pip install --quiet --upgrade pip
 build/pack-venv/bin/pip install --quiet dist/marketcast-*.whl
