@@ -107,6 +107,9 @@ class ForecastSettings(_Strict):
     levels: list[int] = Field(default_factory=lambda: [80, 95])
     min_history_days: int = Field(14, ge=1)
     fallback_model: str = "Naive"
+    #: Tasks of the grouped pass; 0 means four per core Spark reports (spare tasks even out
+    #: markets of unequal cost).
+    partitions: int = Field(0, ge=0)
     models: list[ModelSpec] = Field(
         default_factory=lambda: [ModelSpec(name=name) for name in DEFAULT_MODELS]
     )

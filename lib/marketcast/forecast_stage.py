@@ -97,8 +97,9 @@ def forecast_pass(daily: DataFrame, *, config: Config) -> DataFrame:
 
     Notes:
         Each market's whole history is loaded into one Python worker's memory (a few hundred
-        or thousand daily rows, never raw invoice lines). Inside a task the fit is single
-        threaded; Spark runs markets in parallel.
+        or thousand daily rows, never raw invoice lines), so a market with many invoice lines
+        costs no more memory than any other. Inside a task the fit is single threaded; Spark
+        runs the ``forecast.partitions`` tasks in parallel, each fitting its markets in turn.
     """
     output = schemas.forecast_pass_output(config.forecast.levels)
     forecast, backtest = config.forecast, config.backtest
@@ -106,8 +107,13 @@ def forecast_pass(daily: DataFrame, *, config: Config) -> DataFrame:
     def forecast_one_market(history: pd.DataFrame) -> pd.DataFrame:
         return _forecast_group(history, forecast=forecast, backtest=backtest, output=output)
 
+    partitions = forecast.partitions or 4 * daily.sparkSession.sparkContext.defaultParallelism
+    # An explicit repartition by market: the grouped pass reuses it, and adaptive execution
+    # does not coalesce it (daily data is small, so it would otherwise merge every market
+    # into one task and one core).
     return (
         daily.select("market", "ds", "revenue")
+        .repartition(partitions, "market")
         .groupBy("market")
         .applyInPandas(forecast_one_market, schema=output)
     )
