@@ -110,6 +110,9 @@ class ForecastSettings(_Strict):
     #: Tasks of the grouped pass; 0 means four per core Spark reports (spare tasks even out
     #: markets of unequal cost).
     partitions: int = Field(0, ge=0)
+    #: Markets one call of the grouped UDF fits, one after another (fewer when that leaves
+    #: cores idle).
+    markets_per_call: int = Field(50, ge=1)
     models: list[ModelSpec] = Field(
         default_factory=lambda: [ModelSpec(name=name) for name in DEFAULT_MODELS]
     )

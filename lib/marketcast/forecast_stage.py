@@ -1,17 +1,18 @@
 """Forecast stage: ``silver/daily_revenue`` to the gold tables, in one grouped pass.
 
-The pass (``groupBy(market).applyInPandas``) returns one long frame; it is written once to
-``ops/forecast_staging`` and then split into ``gold/forecasts``, ``gold/backtests``,
-``gold/model_selection`` and ``gold/forecast_status``, each replacing its as-of partition. Spark
-is lazy: splitting the pass's result directly would fit every model once per table.
+The pass (``groupBy(market).applyInPandas``) returns one long frame; it is persisted and then
+split into ``gold/forecasts``, ``gold/backtests``, ``gold/model_selection`` and
+``gold/forecast_status``, each replacing its as-of partition. Spark is lazy: splitting the
+pass's result without persisting it would fit every model once per table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pandas as pd
-from delta.tables import DeltaTable
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -20,20 +21,12 @@ from pyspark.sql.types import (
     DoubleType,
     IntegerType,
     StringType,
-    StructField,
     StructType,
-    TimestampType,
 )
 
 from marketcast import schemas, tables
 from marketcast.config import BacktestSettings, Config, ForecastSettings
 from marketcast.forecasting import forecast_market
-
-_RUN_COLUMNS = [
-    StructField("as_of", DateType(), True),
-    StructField("run_id", StringType(), True),
-    StructField("created_at", TimestampType(), True),
-]
 
 _GOLD = {
     "forecasts": tables.GOLD_FORECASTS,
@@ -41,10 +34,6 @@ _GOLD = {
     "selection": tables.GOLD_MODEL_SELECTION,
     "status": tables.GOLD_FORECAST_STATUS,
 }
-
-
-def staging_schema(levels: list[int]) -> StructType:
-    return StructType(list(schemas.forecast_pass_output(levels).fields) + _RUN_COLUMNS)
 
 
 def gold_schema(table: str, levels: list[int]) -> StructType:
@@ -56,18 +45,25 @@ def gold_schema(table: str, levels: list[int]) -> StructType:
     }[table]
 
 
-def _forecast_group(
-    history: pd.DataFrame,
+def forecast_markets(
+    histories: pd.DataFrame,
     *,
     forecast: ForecastSettings,
     backtest: BacktestSettings,
     output: StructType,
 ) -> pd.DataFrame:
-    market = str(history["market"].iloc[0])
-    frame = forecast_market(
-        history[["ds", "revenue"]], market=market, forecast=forecast, backtest=backtest
-    )
-    return to_arrow_ready(frame, output)
+    """Forecast every market in ``histories`` (columns market, ds, revenue), one after another.
+
+    One call serves a bucket of markets: the frame building and the conversion for Arrow are
+    paid once per bucket instead of once per market.
+    """
+    results = [
+        forecast_market(
+            history[["ds", "revenue"]], market=str(market), forecast=forecast, backtest=backtest
+        )
+        for market, history in histories.groupby("market", sort=True)
+    ]
+    return to_arrow_ready(pd.concat(results, ignore_index=True), output)
 
 
 _PANDAS_TYPES = {
@@ -96,26 +92,32 @@ def forecast_pass(daily: DataFrame, *, config: Config) -> DataFrame:
     """The grouped pass over every market of ``daily`` (columns market, ds, revenue).
 
     Notes:
-        Each market's whole history is loaded into one Python worker's memory (a few hundred
-        or thousand daily rows, never raw invoice lines), so a market with many invoice lines
-        costs no more memory than any other. Inside a task the fit is single threaded; Spark
-        runs the ``forecast.partitions`` tasks in parallel, each fitting its markets in turn.
+        Markets are hashed into buckets of about ``forecast.markets_per_call`` markets; one
+        UDF call loads a whole bucket's daily history into a Python worker's memory (daily
+        rows, never raw invoice lines, so a market with many invoice lines costs no more memory
+        than any other: 50 markets of 3 years are about 55,000 rows). Inside a task the fit is
+        single threaded; Spark runs the ``forecast.partitions`` tasks in parallel.
     """
     output = schemas.forecast_pass_output(config.forecast.levels)
     forecast, backtest = config.forecast, config.backtest
 
-    def forecast_one_market(history: pd.DataFrame) -> pd.DataFrame:
-        return _forecast_group(history, forecast=forecast, backtest=backtest, output=output)
+    def forecast_bucket(histories: pd.DataFrame) -> pd.DataFrame:
+        return forecast_markets(histories, forecast=forecast, backtest=backtest, output=output)
 
-    partitions = forecast.partitions or 4 * daily.sparkSession.sparkContext.defaultParallelism
-    # An explicit repartition by market: the grouped pass reuses it, and adaptive execution
-    # does not coalesce it (daily data is small, so it would otherwise merge every market
-    # into one task and one core).
+    spark = daily.sparkSession
+    partitions = forecast.partitions or 4 * spark.sparkContext.defaultParallelism
+    markets = daily.select("market").distinct().count()
+    # Enough buckets to keep every task busy, few enough that a call fits many small markets.
+    buckets = max(min(markets, partitions), math.ceil(markets / forecast.markets_per_call), 1)
+    # An explicit repartition: the grouped pass reuses it, and adaptive execution does not
+    # coalesce it (daily data is small, so it would otherwise squeeze every market into one
+    # task and one core).
     return (
         daily.select("market", "ds", "revenue")
-        .repartition(partitions, "market")
-        .groupBy("market")
-        .applyInPandas(forecast_one_market, schema=output)
+        .withColumn("bucket", F.pmod(F.xxhash64("market"), F.lit(buckets)))
+        .repartition(partitions, "bucket")
+        .groupBy("bucket")
+        .applyInPandas(forecast_bucket, schema=output)
     )
 
 
@@ -128,54 +130,40 @@ def run_forecast(
     as_of: dt.date,
     run_id: str,
 ) -> dict[str, int]:
-    """Run the pass, stage its result, and replace the as-of partition of every gold table.
+    """Run the pass once and replace the as-of partition of every gold table with its rows.
+
+    The pass's result is persisted (memory, then disk) and counted before the writes, so the
+    four tables are written from one fit of every market. Each table's write is atomic; a run
+    killed between two writes leaves older rows in the later tables until the rerun replaces
+    them.
 
     Returns:
         Counts of markets per status.
     """
     levels = config.forecast.levels
-    staged = forecast_pass(daily, config=config).select(
-        "*",
-        F.lit(as_of).alias("as_of"),
-        F.lit(run_id).alias("run_id"),
-        F.current_timestamp().alias("created_at"),
-    )
-    _drop_stale_staging(spark, lake, as_of)
-    tables.write_slice(
-        staged,
-        lake=lake,
-        name=tables.OPS_FORECAST_STAGING,
-        schema=staging_schema(levels),
-        condition=f"run_id = '{run_id}'",
-        partition_by=("run_id",),
-    )
-    result = tables.read(spark, lake, tables.OPS_FORECAST_STAGING).where(F.col("run_id") == run_id)
-    for table, name in _GOLD.items():
-        schema = gold_schema(table, levels)
-        rows = result.where(F.col("table") == table).select(*schema.fieldNames())
-        tables.write_slice(
-            rows,
-            lake=lake,
-            name=name,
-            schema=schema,
-            condition=f"as_of = '{as_of.isoformat()}'",
-            partition_by=("as_of",),
+    result = (
+        forecast_pass(daily, config=config)
+        .select(
+            "*",
+            F.lit(as_of).alias("as_of"),
+            F.lit(run_id).alias("run_id"),
+            F.current_timestamp().alias("created_at"),
         )
-    statuses = (
-        tables.read(spark, lake, tables.GOLD_FORECAST_STATUS)
-        .where(F.col("as_of") == F.lit(as_of))
-        .groupBy("status")
-        .count()
-        .collect()
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    staging = DeltaTable.forPath(spark, tables.table_path(lake, tables.OPS_FORECAST_STAGING))
-    tables.retry_on_conflict(lambda: staging.delete(F.col("run_id") == run_id))
+    try:
+        statuses = result.where(F.col("table") == "status").groupBy("status").count().collect()
+        for table, name in _GOLD.items():
+            schema = gold_schema(table, levels)
+            rows = result.where(F.col("table") == table).select(*schema.fieldNames())
+            tables.write_slice(
+                rows,
+                lake=lake,
+                name=name,
+                schema=schema,
+                condition=f"as_of = '{as_of.isoformat()}'",
+                partition_by=("as_of",),
+            )
+    finally:
+        result.unpersist()
     return {row["status"]: row["count"] for row in statuses}
-
-
-def _drop_stale_staging(spark: SparkSession, lake: str, as_of: dt.date) -> None:
-    """Remove what an earlier, interrupted run for the same as-of date left in staging."""
-    if not tables.exists(spark, lake, tables.OPS_FORECAST_STAGING):
-        return
-    staging = DeltaTable.forPath(spark, tables.table_path(lake, tables.OPS_FORECAST_STAGING))
-    tables.retry_on_conflict(lambda: staging.delete(F.col("as_of") == F.lit(as_of)))

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,43 @@ def generate_invoices(
         total += len(records)
     log.info("wrote %d synthetic invoice lines in %d files to %s", total, len(months), out)
     return total
+
+
+def daily_series(
+    series: int,
+    days: int,
+    *,
+    seed: int = 7,
+    end: dt.date = dt.date(2019, 12, 31),
+    zero_share: float = 0.1,
+) -> pd.DataFrame:
+    """``series`` daily revenue series of ``days`` days each, in long form (market, ds, revenue).
+
+    Each series has its own level (log-normal), trend, weekly and yearly pattern and noise; a
+    ``zero_share`` of the series are intermittent (most days zero). Deterministic from ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(days)
+    level = rng.lognormal(mean=6.0, sigma=1.0, size=(series, 1))
+    trend = 1 + rng.normal(0, 0.3, size=(series, 1)) * t / 365
+    weekly = WEEKLY[(t + end.toordinal() - days + 1) % 7]
+    weekly = np.where(weekly == 0, 0.05, weekly)
+    yearly = 1 + rng.uniform(0, 0.3, size=(series, 1)) * np.sin(
+        2 * np.pi * (t + rng.integers(0, 365, size=(series, 1))) / 365
+    )
+    noise = rng.gamma(8.0, 1 / 8.0, size=(series, days))
+    values = level * trend * weekly * yearly * noise
+    intermittent = rng.random(series) < zero_share
+    values[intermittent] *= rng.random((intermittent.sum(), days)) < 0.15
+    days_index = pd.date_range(end=pd.Timestamp(end), periods=days)
+    width = len(str(series))
+    return pd.DataFrame(
+        {
+            "market": np.repeat([f"S{number:0{width}d}" for number in range(series)], days),
+            "ds": np.tile(days_index.date, series),
+            "revenue": np.round(np.maximum(values, 0.0), 2).ravel(),
+        }
+    )
 
 
 def _line(rng: np.random.Generator, country: str, invoice: str, day: dt.date) -> dict:

@@ -50,7 +50,6 @@ GOLD_FORECAST_STATUS = "gold/forecast_status"
 OPS_REJECTS = "ops/rejects"
 OPS_FILES = "ops/files"
 OPS_RUNS = "ops/runs"
-OPS_FORECAST_STAGING = "ops/forecast_staging"
 
 
 def table_path(lake: str, name: str) -> str:
