@@ -91,3 +91,23 @@ def test_all_market_sums_every_country_each_day(daily):
 def test_lines_after_the_as_of_date_are_left_out(daily):
     assert max(day for _, day in daily) == D(2019, 8, 5)
     assert sum(row.revenue for (market, _), row in daily.items() if market == "Spain") == 7.0
+
+
+def test_a_market_key_of_two_columns_names_each_series(spark):
+    lines = [
+        ("France", D(2019, 8, 1), 10.0, "s1"),
+        ("France", D(2019, 8, 1), 5.0, "s2"),
+        ("France", D(2019, 8, 2), 1.0, "s1"),
+    ]
+    frame = daily_revenue(
+        invoices(spark, lines), as_of=D(2019, 8, 2), market_columns=("country", "stream_id")
+    )
+    got = sorted((row.market, row.ds, row.revenue) for row in frame.collect())
+    assert got == [
+        ("ALL", D(2019, 8, 1), 15.0),
+        ("ALL", D(2019, 8, 2), 1.0),
+        ("France | s1", D(2019, 8, 1), 10.0),
+        ("France | s1", D(2019, 8, 2), 1.0),
+        ("France | s2", D(2019, 8, 1), 5.0),
+        ("France | s2", D(2019, 8, 2), 0.0),
+    ]

@@ -7,6 +7,7 @@ as-of date (days without invoices get zeros), plus a market that sums every coun
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -17,6 +18,13 @@ from marketcast import schemas, tables
 def last_invoice_day(invoices: DataFrame) -> dt.date | None:
     """The newest invoice day in the frame, or None when it is empty."""
     return invoices.agg(F.max("invoice_date")).first()[0]
+
+
+def market_name(columns: Sequence[str]) -> Column:
+    """The market's name: the one column's value, or the values joined with `` | ``."""
+    if len(columns) == 1:
+        return F.col(columns[0]).cast("string")
+    return F.concat_ws(" | ", *[F.coalesce(F.col(c).cast("string"), F.lit("-")) for c in columns])
 
 
 def _measures() -> list[Column]:
@@ -33,7 +41,7 @@ def daily_revenue(
     invoices: DataFrame,
     *,
     as_of: dt.date,
-    market_column: str = "country",
+    market_columns: Sequence[str] = ("country",),
     all_market: str = "ALL",
 ) -> DataFrame:
     """Daily measures per market on a gap-free calendar ending at ``as_of``.
@@ -41,7 +49,7 @@ def daily_revenue(
     Args:
         invoices: Bronze invoice lines (``revenue`` is already signed per the revenue rule).
         as_of: The last day of the calendar; lines after it are left out.
-        market_column: The column that names the market.
+        market_columns: The columns whose values together name the market.
         all_market: The name of the market that sums all others.
 
     Returns:
@@ -53,7 +61,7 @@ def daily_revenue(
     lines = invoices.where(F.col("invoice_date") <= F.lit(as_of)).withColumnRenamed(
         "invoice_date", "ds"
     )
-    per_market = lines.groupBy(F.col(market_column).alias("market"), "ds").agg(*_measures())
+    per_market = lines.groupBy(market_name(market_columns).alias("market"), "ds").agg(*_measures())
     whole = lines.groupBy("ds").agg(*_measures()).withColumn("market", F.lit(all_market))
     daily = per_market.unionByName(whole)
     return fill_calendar(daily, as_of=as_of)

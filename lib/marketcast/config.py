@@ -64,7 +64,12 @@ class SparkSettings(_Strict):
 
 class SourceSettings(_Strict):
     format: Literal["aavail_json"] = "aavail_json"
-    market_column: Literal["country"] = "country"
+    #: Bronze columns whose values together name a market: [country] for AAVAIL's countries,
+    #: [country, stream_id] for one series per country and stream. Several columns are joined
+    #: with " | " into the market name.
+    market_columns: list[Literal["country", "stream_id", "customer_id"]] = Field(
+        default_factory=lambda: ["country"], min_length=1
+    )
 
 
 class AggregateSettings(_Strict):

@@ -68,7 +68,7 @@ def run_aggregate(context: RunContext, *, as_of: dt.date | None = None) -> dt.da
         daily = aggregating.daily_revenue(
             invoices,
             as_of=as_of,
-            market_column=context.config.source.market_column,
+            market_columns=context.config.source.market_columns,
             all_market=context.config.aggregate.all_market,
         )
         aggregating.write_daily_revenue(daily, lake=context.lake, as_of=as_of)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import functions as F
 
 from marketcast import pipeline, tables
+from marketcast.aggregating import market_name
 from marketcast.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -123,9 +124,9 @@ def predict(context: pipeline.RunContext, *, market: str, as_of: dt.date) -> Ans
 
 def _check_date(context: pipeline.RunContext, *, market: str, as_of: dt.date) -> None:
     invoices = tables.read(context.spark, context.lake, tables.BRONZE_INVOICES)
-    market_column = context.config.source.market_column
     everything = market == context.config.aggregate.all_market
-    scope = invoices if everything else invoices.where(F.col(market_column) == market)
+    columns = context.config.source.market_columns
+    scope = invoices if everything else invoices.where(market_name(columns) == market)
     bounds = scope.agg(F.min("invoice_date"), F.max("invoice_date")).first()
     last_overall = invoices.agg(F.max("invoice_date")).first()[0]
     if last_overall is None:
