@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,14 @@ def real_data() -> Path:
     if not (REAL_DATA / "cs-production").is_dir():
         pytest.fail(f"the real AAVAIL data is missing at {REAL_DATA}; set MARKETCAST_AAVAIL")
     return REAL_DATA
+
+
+def run_launcher(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``spark-submit.sh`` with the test interpreter and a minimal environment."""
+    return subprocess.run(
+        [str(REPO / "spark-submit.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "MARKETCAST_PYTHON": sys.executable},
+    )

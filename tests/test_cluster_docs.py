@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_launcher
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = [
@@ -28,13 +28,7 @@ def test_the_readme_documents_standalone_yarn_kubernetes_and_databricks():
 def test_documented_command_dry_runs(command, tmp_path):
     words = shlex.split(command)
     words.insert(1, "--dry-run")
-    result = subprocess.run(
-        [str(REPO / "spark-submit.sh"), *words[1:]],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MARKETCAST_PYTHON": sys.executable},
-    )
+    result = run_launcher(*words[1:])
     assert result.returncode == 0, result.stderr
     printed = result.stdout.splitlines()
     master = words[words.index("--master") + 1]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_launcher
 from marketcast import entry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,33 +66,14 @@ def test_a_valid_command_line_passes_the_check(capsys, tmp_path):
 
 
 def test_launcher_stops_on_a_user_error_before_spark_starts(tmp_path):
-    result = subprocess.run(
-        [
-            str(REPO / "spark-submit.sh"),
-            "pipeline",
-            "--input",
-            "/no/such/dir",
-            "--lake",
-            str(tmp_path / "l"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MARKETCAST_PYTHON": sys.executable},
-    )
+    result = run_launcher("pipeline", "--input", "/no/such/dir", "--lake", str(tmp_path / "l"))
     assert result.returncode == 2
     assert result.stderr.strip() == "marketcast: error: input path not found: /no/such/dir"
     assert result.stdout == ""
 
 
 def test_launcher_dry_run_prints_one_argument_per_line(tmp_path):
-    result = subprocess.run(
-        [str(REPO / "spark-submit.sh"), "--dry-run", "forecast", "--lake", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MARKETCAST_PYTHON": sys.executable},
-    )
+    result = run_launcher("--dry-run", "forecast", "--lake", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("/spark-submit")
@@ -104,12 +84,6 @@ def test_launcher_dry_run_prints_one_argument_per_line(tmp_path):
 
 @pytest.mark.parametrize("job", ["teleport", ""])
 def test_unknown_job_is_refused(job, tmp_path):
-    result = subprocess.run(
-        [str(REPO / "spark-submit.sh"), job, "--lake", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MARKETCAST_PYTHON": sys.executable},
-    )
+    result = run_launcher(job, "--lake", str(tmp_path))
     assert result.returncode == 2
     assert "unknown job" in result.stderr
