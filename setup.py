@@ -20,6 +20,7 @@ setup(
         "pydantic>=2.7,<3",
         "PyYAML>=6,<7",
         "deltalake>=1.1,<2",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={
         "dev": [
@@ -27,6 +28,9 @@ setup(
             "ruff>=0.6,<1",
             "venv-pack>=0.2,<0.3",
             "build>=1.2,<2",
+            "nbclient>=0.10,<0.11",
+            "nbformat>=5.10,<6",
+            "ipykernel>=6.29,<8",
         ],
     },
     entry_points={"console_scripts": ["marketcast=marketcast.cli:main"]},

@@ -155,6 +155,20 @@ class BacktestSettings(_Strict):
     ensemble_size: int = Field(3, ge=0)
 
 
+class MonitorSettings(_Strict):
+    """Drift of the newest input window against the window before it."""
+
+    recent_days: int = Field(30, ge=1)
+    reference_days: int = Field(90, ge=1)
+    #: Quantile bins of the reference window for the population stability index.
+    bins: int = Field(10, ge=2)
+    #: Population stability index above which a measure is an alert (0.25 is the usual
+    #: "significant shift"; 0.1 a moderate one).
+    psi_alert: float = Field(0.25, gt=0)
+    #: Fewer values than this in either window: measured, never an alert.
+    min_values: int = Field(20, ge=1)
+
+
 class Config(_Strict):
     """The whole configuration of a marketcast run."""
 
@@ -163,6 +177,7 @@ class Config(_Strict):
     aggregate: AggregateSettings = Field(default_factory=AggregateSettings)
     forecast: ForecastSettings = Field(default_factory=ForecastSettings)
     backtest: BacktestSettings = Field(default_factory=BacktestSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     def with_horizon(self, horizon: int | None) -> Config:
         """Return a copy with another forecast horizon, or this one when ``horizon`` is None."""

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from marketcast import config as config_module
 from marketcast import pipeline, reporting, tables
@@ -20,7 +21,17 @@ from marketcast.runs import new_run_id
 
 log = logging.getLogger("marketcast")
 
-JOBS = ("pipeline", "ingest", "aggregate", "forecast", "predict", "evaluate")
+JOBS = (
+    "pipeline",
+    "ingest",
+    "aggregate",
+    "forecast",
+    "monitor",
+    "predict",
+    "evaluate",
+    "report",
+    "sql",
+)
 
 
 def _date(text: str) -> dt.date:
@@ -48,8 +59,18 @@ def build_parser(job: str) -> argparse.ArgumentParser:
     parser.add_argument("--master", help="Spark master when run without spark-submit")
     if job in ("pipeline", "ingest"):
         parser.add_argument("--input", required=True, help="folder of invoice files, or one file")
-    if job in ("pipeline", "aggregate", "forecast"):
+    if job in ("pipeline", "aggregate", "forecast", "monitor"):
         parser.add_argument("--as-of", type=_date, help="last day of history (YYYY-MM-DD)")
+    if job == "report":
+        parser.add_argument("--out", required=True, help="folder to write the report into")
+        parser.add_argument("--as-of", type=_date, help="the run to show (default: the newest)")
+        parser.add_argument(
+            "--max-charts", type=_positive, default=40, help="markets charted besides the total"
+        )
+    if job == "sql":
+        parser.add_argument("query", help="a Spark SQL query on the tables and views")
+        parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        parser.add_argument("--limit", type=_positive, default=1000, help="rows printed at most")
     if job in ("pipeline", "forecast", "predict"):
         parser.add_argument("--horizon", type=_positive, help="days to forecast")
     if job == "evaluate":
@@ -71,6 +92,9 @@ def configure_logging() -> None:
     )
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PySpark logs every failed query in full (plan and Java stack) before raising it; the
+    # job answers a bad query in one line instead.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 def main(job: str, argv: Sequence[str] | None = None) -> int:
@@ -100,6 +124,12 @@ def validate(job: str, args: argparse.Namespace, *, paths: bool = True) -> confi
         local = tables.local_path(input_path)
         if not local.exists():
             raise UserError(f"input path not found: {input_path}")
+    if job == "report":
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UserError(f"report folder {out} exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not (out / "index.html").is_file():
+            raise UserError(f"report folder {out} holds other files; give an empty or new folder")
     if job in ("pipeline", "ingest"):
         tables.check_lake_writable(args.lake)
     elif tables.is_local_path(args.lake) and not tables.local_path(args.lake).is_dir():
@@ -140,6 +170,9 @@ def _run(job: str, args: argparse.Namespace) -> int:
         "ingest": lambda: pipeline.run_ingest(context, input_path=args.input),
         "aggregate": lambda: pipeline.run_aggregate(context, as_of=args.as_of),
         "forecast": lambda: _forecast(context, args),
+        "monitor": lambda: _monitor(context, args),
+        "report": lambda: _report(context, args),
+        "sql": lambda: _sql(context, args),
         "predict": lambda: _predict(context, args),
         "evaluate": lambda: _evaluate(context, args),
     }
@@ -155,6 +188,39 @@ def _pipeline(context: pipeline.RunContext, args: argparse.Namespace) -> None:
 def _forecast(context: pipeline.RunContext, args: argparse.Namespace) -> None:
     as_of = pipeline.run_forecast(context, as_of=args.as_of)
     print(reporting.run_summary(context.spark, context.lake, as_of))
+
+
+def _monitor(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    as_of = args.as_of or pipeline.newest_silver_as_of(context)
+    details = pipeline.run_monitor(context, as_of=as_of)
+    print(
+        f"as of {as_of}: scored forecast runs {', '.join(details['scored_runs']) or 'none'}; "
+        f"{details['drift_alert_count']} drift alerts"
+    )
+    for alert in details["drift_alerts"]:
+        print(f"  {alert['market']}: {alert['feature']} stability index {alert['psi']}")
+
+
+def _report(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    from marketcast import report
+
+    data = report.collect(
+        context.spark,
+        context.lake,
+        as_of=args.as_of,
+        all_market=context.config.aggregate.all_market,
+        max_charts=args.max_charts,
+    )
+    index = report.render(data, Path(args.out))
+    log.info("report of as-of date %s: %s", data.as_of, index)
+    print(index.resolve())
+
+
+def _sql(context: pipeline.RunContext, args: argparse.Namespace) -> None:
+    from marketcast import views
+
+    result = views.query(context.spark, context.lake, args.query)
+    print(views.format_result(result, output=args.format, limit=args.limit))
 
 
 def _predict(context: pipeline.RunContext, args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from marketcast import aggregating, forecast_stage, ingesting, tables
+from marketcast import aggregating, forecast_stage, ingesting, monitoring, tables
 from marketcast.config import Config
 from marketcast.errors import UserError
 from marketcast.runs import StageRun
@@ -94,7 +94,7 @@ def _silver(context: RunContext, as_of: dt.date):
 def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dt.date:
     """Forecast stage: the as-of date's daily revenue into the gold tables; returns the date."""
     if as_of is None:
-        as_of = _newest_silver_as_of(context)
+        as_of = newest_silver_as_of(context)
     with context.stage("forecast", as_of) as record:
         daily = _silver(context, as_of)
         statuses = forecast_stage.run_forecast(
@@ -112,7 +112,7 @@ def run_forecast(context: RunContext, *, as_of: dt.date | None = None) -> dt.dat
     return as_of
 
 
-def _newest_silver_as_of(context: RunContext) -> dt.date:
+def newest_silver_as_of(context: RunContext) -> dt.date:
     silver = tables.read(context.spark, context.lake, tables.SILVER_DAILY_REVENUE)
     newest = silver.agg(F.max("as_of")).first()[0]
     if newest is None:
@@ -120,11 +120,66 @@ def _newest_silver_as_of(context: RunContext) -> dt.date:
     return newest
 
 
+#: Alerts listed in the monitor stage's run record; ``ops/drift`` holds them all.
+ALERTS_IN_RECORD = 50
+
+
+def run_monitor(context: RunContext, *, as_of: dt.date) -> dict:
+    """Monitor stage: score earlier forecasts against the newest actuals, and measure drift.
+
+    Returns the stage's details: the forecast runs scored and the drift alerts.
+    """
+    with context.stage("monitor", as_of) as record:
+        newest = newest_silver_as_of(context)
+        scored = monitoring.score_forecasts(
+            context.spark, context.lake, actuals_as_of=newest, run_id=context.run_id
+        )
+        settings = context.config.monitor
+        values = monitoring.drift_values(
+            tables.read(context.spark, context.lake, tables.BRONZE_INVOICES).where(
+                F.col("invoice_date") <= F.lit(as_of)
+            ),
+            _silver(context, as_of),
+            as_of=as_of,
+            settings=settings,
+            market_columns=context.config.source.market_columns,
+            all_market=context.config.aggregate.all_market,
+        )
+        measures = monitoring.measure_drift(values, settings).persist()
+        try:
+            monitoring.write_drift(measures, lake=context.lake, as_of=as_of, run_id=context.run_id)
+            alerts = [
+                {"market": row.market, "feature": row.feature, "psi": round(row.psi, 3)}
+                for row in measures.where(F.col("alert"))
+                .orderBy(F.desc("psi"), "market", "feature")
+                .collect()
+            ]
+            record.markets = measures.select("market").distinct().count()
+        finally:
+            measures.unpersist()
+        record.details = {
+            "scored_runs": [day.isoformat() for day in scored],
+            "actuals_as_of": newest.isoformat(),
+            "drift_alert_count": len(alerts),
+            "drift_alerts": alerts[:ALERTS_IN_RECORD],
+        }
+        for alert in alerts[:5]:
+            log.warning(
+                "drift: %s %s stability index %.2f above %.2f",
+                alert["market"],
+                alert["feature"],
+                alert["psi"],
+                settings.psi_alert,
+            )
+    return record.details
+
+
 def run_pipeline(context: RunContext, *, input_path: str, as_of: dt.date | None = None) -> dt.date:
-    """Ingest, aggregate and forecast in one run; returns the as-of date used."""
+    """Ingest, aggregate, forecast and monitor in one run; returns the as-of date used."""
     run_ingest(context, input_path=input_path)
     as_of = run_aggregate(context, as_of=as_of)
     run_forecast(context, as_of=as_of)
+    run_monitor(context, as_of=as_of)
     return as_of
 
 
@@ -153,3 +208,4 @@ def ensure_forecast(context: RunContext, as_of: dt.date) -> None:
     log.info("no forecast run for as-of date %s in the lake: running it now", as_of)
     run_aggregate(context, as_of=as_of)
     run_forecast(context, as_of=as_of)
+    run_monitor(context, as_of=as_of)

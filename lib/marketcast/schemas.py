@@ -175,6 +175,43 @@ GOLD_FORECAST_STATUS = _schema(
 )
 
 
+GOLD_FORECAST_ACCURACY = _schema(
+    ("as_of", DateType()),
+    ("forecast_run_id", StringType()),
+    ("market", StringType()),
+    ("model", StringType()),
+    ("selected", BooleanType()),
+    ("horizon_day", IntegerType()),
+    ("ds", DateType()),
+    ("forecast", DoubleType()),
+    ("actual", DoubleType()),
+    ("error", DoubleType()),
+    ("abs_error", DoubleType()),
+    ("actuals_as_of", DateType()),
+    ("run_id", StringType()),
+    ("created_at", TimestampType()),
+)
+
+#: What the grouped drift measure returns per market and feature.
+DRIFT_MEASURES = _schema(
+    ("market", StringType()),
+    ("feature", StringType()),
+    ("reference_n", LongType()),
+    ("recent_n", LongType()),
+    ("reference_mean", DoubleType()),
+    ("recent_mean", DoubleType()),
+    ("psi", DoubleType()),
+    ("alert", BooleanType()),
+)
+
+OPS_DRIFT = _schema(
+    ("as_of", DateType()),
+    ("run_id", StringType()),
+    *[(field.name, field.dataType) for field in DRIFT_MEASURES.fields],
+    ("created_at", TimestampType()),
+)
+
+
 def forecast_pass_output(levels: Sequence[int]) -> StructType:
     """The one long frame the grouped forecast pass returns.
 

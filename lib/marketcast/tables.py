@@ -26,6 +26,20 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from marketcast.errors import UserError
+from marketcast.layout import (  # noqa: F401  (the table names are part of this module's API)
+    BRONZE_INVOICES,
+    GOLD_BACKTESTS,
+    GOLD_FORECAST_ACCURACY,
+    GOLD_FORECAST_STATUS,
+    GOLD_FORECASTS,
+    GOLD_MODEL_SELECTION,
+    OPS_DRIFT,
+    OPS_FILES,
+    OPS_REJECTS,
+    OPS_RUNS,
+    SILVER_DAILY_REVENUE,
+    table_path,
+)
 
 T = TypeVar("T")
 
@@ -40,21 +54,6 @@ CONCURRENT_COMMIT = (
     MetadataChangedException,
     ProtocolChangedException,
 )
-
-BRONZE_INVOICES = "bronze/invoices"
-SILVER_DAILY_REVENUE = "silver/daily_revenue"
-GOLD_FORECASTS = "gold/forecasts"
-GOLD_BACKTESTS = "gold/backtests"
-GOLD_MODEL_SELECTION = "gold/model_selection"
-GOLD_FORECAST_STATUS = "gold/forecast_status"
-OPS_REJECTS = "ops/rejects"
-OPS_FILES = "ops/files"
-OPS_RUNS = "ops/runs"
-
-
-def table_path(lake: str, name: str) -> str:
-    """The location of table ``name`` (such as ``gold/forecasts``) inside the lake."""
-    return f"{lake.rstrip('/')}/{name}"
 
 
 def exists(spark: SparkSession, lake: str, name: str) -> bool:

@@ -1,0 +1,9 @@
+"""The report job. Run it through the launcher, for example:
+
+./spark-submit.sh report --help
+"""
+
+from marketcast.entry import job_main
+
+if __name__ == "__main__":
+    job_main("report")
