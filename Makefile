@@ -8,7 +8,7 @@ SHARED_DATA := ../shared/data/aavail/cs-production
 # project, else a small synthetic AAVAIL-shaped dataset written to data/aavail/.
 INPUT ?= $(firstword $(wildcard data/aavail) $(wildcard $(SHARED_DATA)) data/aavail)
 
-.PHONY: install run test lint format package clean
+.PHONY: install run test lint format package clean browser
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,21 @@ run: install
 	fi
 	./spark-submit.sh pipeline --input "$(INPUT)" --lake "$(LAKE)"
 
-test: install lint
+test: install lint browser
 	$(BIN)/pytest
+
+# The report test opens the HTML report in headless Chromium, Debian's package. Installed when
+# missing and the machine allows it (root with apt-get); elsewhere that one test is skipped.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium for the report test"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium missing and not root: the report's browser test will be skipped"; \
+		fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check lib jobs tests bench setup.py

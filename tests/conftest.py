@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -48,6 +49,35 @@ def real_data() -> Path:
     if not (REAL_DATA / "cs-production").is_dir():
         pytest.fail(f"the real AAVAIL data is missing at {REAL_DATA}; set MARKETCAST_AAVAIL")
     return REAL_DATA
+
+
+#: The last invoice day of cs-production, the default as-of date of a run on it.
+LAST_INVOICE_DAY = dt.date(2019, 12, 6)
+#: 30 days earlier: a run from there has all of its window's actuals in the lake.
+HOLDOUT_AS_OF = dt.date(2019, 11, 6)
+
+
+@pytest.fixture(scope="session")
+def real_lake(spark, config, real_data, tmp_path_factory) -> str:
+    """A lake holding one pipeline run over the real cs-production invoices."""
+    from marketcast import pipeline
+    from marketcast.runs import new_run_id
+
+    root = str(tmp_path_factory.mktemp("lake"))
+    context = pipeline.RunContext(spark=spark, config=config, lake=root, run_id=new_run_id())
+    as_of = pipeline.run_pipeline(context, input_path=str(real_data / "cs-production"))
+    assert as_of == LAST_INVOICE_DAY
+    return root
+
+
+@pytest.fixture(scope="session")
+def past_answer(spark, config, real_lake):
+    """The business question for ALL as of HOLDOUT_AS_OF; runs that forecast into the lake."""
+    from marketcast import pipeline, predicting
+    from marketcast.runs import new_run_id
+
+    context = pipeline.RunContext(spark=spark, config=config, lake=real_lake, run_id=new_run_id())
+    return predicting.predict(context, market="ALL", as_of=HOLDOUT_AS_OF)
 
 
 def run_launcher(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -10,20 +10,15 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DoubleType
 
+from conftest import HOLDOUT_AS_OF, LAST_INVOICE_DAY
 from marketcast import evaluation, pipeline, predicting, tables
 from marketcast.errors import UserError
 from marketcast.runs import new_run_id
 
-LAST_INVOICE_DAY = dt.date(2019, 12, 6)
-
 
 @pytest.fixture(scope="module")
-def lake(spark, config, real_data, tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("lake"))
-    context = pipeline.RunContext(spark=spark, config=config, lake=root, run_id=new_run_id())
-    as_of = pipeline.run_pipeline(context, input_path=str(real_data / "cs-production"))
-    assert as_of == LAST_INVOICE_DAY
-    return root
+def lake(real_lake):
+    return real_lake
 
 
 def read(spark, lake, name):
@@ -126,7 +121,7 @@ def test_every_silver_market_has_a_status_and_one_selected_forecast(spark, lake)
 
 def test_run_records_show_each_stage_succeeded(spark, lake):
     runs = read(spark, lake, tables.OPS_RUNS).collect()
-    assert sorted(row.stage for row in runs) == ["aggregate", "forecast", "ingest"]
+    assert sorted(row.stage for row in runs) == ["aggregate", "forecast", "ingest", "monitor"]
     assert {row.status for row in runs} == {"succeeded"}
     ingest = next(row for row in runs if row.stage == "ingest")
     assert ingest.input_rows == 252_359
@@ -162,16 +157,6 @@ def test_rerun_skips_ingested_files_and_replaces_the_same_rows(spark, config, la
         after = sorted(map(tuple, read(spark, lake, name).drop("run_id", "created_at").collect()))
         assert after == rows, name
     assert read(spark, lake, tables.BRONZE_INVOICES).count() == 249_440
-
-
-HOLDOUT_AS_OF = dt.date(2019, 11, 6)
-
-
-@pytest.fixture(scope="module")
-def past_answer(spark, config, lake):
-    """The business question for ALL as of 30 days before the last invoice day."""
-    context = pipeline.RunContext(spark=spark, config=config, lake=lake, run_id=new_run_id())
-    return predicting.predict(context, market="ALL", as_of=HOLDOUT_AS_OF)
 
 
 def test_predict_for_a_past_date_uses_only_data_up_to_it(spark, lake, past_answer):

@@ -62,14 +62,62 @@ class SparkSettings(_Strict):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+#: Input formats, and the file names each reads below the input folder (a Delta table is read
+#: as a whole).
+SOURCE_FORMATS = {"aavail_json": "*.json", "csv": "*.csv", "parquet": "*.parquet", "delta": None}
+
+
+class ColumnMapping(_Strict):
+    """Source columns of a tabular input, by the canonical field each fills."""
+
+    #: The market, or its first key column (a retailer's store).
+    country: str
+    #: A date, a timestamp (its UTC day counts) or an ISO date or timestamp string.
+    date: str
+    #: The amount of the line: its revenue.
+    price: str
+    #: A second market key column (a retailer's item).
+    stream_id: str | None = None
+    customer_id: str | None = None
+    #: Invoice id; when given, prefixes C and A mark cancellations and adjustments.
+    invoice: str | None = None
+    #: A whole-number quantity; summed as ``views`` in the daily table.
+    times_viewed: str | None = None
+
+    def as_mapping(self) -> dict[str, str]:
+        """The named columns only, canonical field -> source column."""
+        return {field: column for field, column in self.model_dump().items() if column}
+
+
 class SourceSettings(_Strict):
-    format: Literal["aavail_json"] = "aavail_json"
+    #: aavail_json: AAVAIL's JSON arrays or JSON lines; csv, parquet: files of transactions
+    #: with a header or schema; delta: an existing Delta table of transactions.
+    format: Literal["aavail_json", "csv", "parquet", "delta"] = "aavail_json"
+    #: Needed by csv, parquet and delta, refused by aavail_json (its field names are fixed).
+    columns: ColumnMapping | None = None
     #: Bronze columns whose values together name a market: [country] for AAVAIL's countries,
     #: [country, stream_id] for one series per country and stream. Several columns are joined
     #: with " | " into the market name.
     market_columns: list[Literal["country", "stream_id", "customer_id"]] = Field(
         default_factory=lambda: ["country"], min_length=1
     )
+
+    @model_validator(mode="after")
+    def _mapping_fits_format(self) -> SourceSettings:
+        if self.format == "aavail_json" and self.columns is not None:
+            raise ValueError("columns: only the csv, parquet and delta formats take a mapping")
+        if self.format != "aavail_json" and self.columns is None:
+            raise ValueError(f"columns: the {self.format} format needs a column mapping")
+        if self.columns is not None:
+            unmapped = [name for name in self.market_columns if getattr(self.columns, name) is None]
+            if unmapped:
+                raise ValueError(f"market_columns: {', '.join(unmapped)} not named in columns")
+        return self
+
+    @property
+    def file_glob(self) -> str | None:
+        """The file names read below the input folder; None for a Delta table."""
+        return SOURCE_FORMATS[self.format]
 
 
 class AggregateSettings(_Strict):
@@ -165,6 +213,9 @@ class MonitorSettings(_Strict):
     #: Population stability index above which a measure is an alert (0.25 is the usual
     #: "significant shift"; 0.1 a moderate one).
     psi_alert: float = Field(0.25, gt=0)
+    #: An alert also needs an index above what two samples of the windows' sizes from one
+    #: distribution reach with this probability.
+    confidence: float = Field(0.99, gt=0, lt=1)
     #: Fewer values than this in either window: measured, never an alert.
     min_values: int = Field(20, ge=1)
 

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from marketcast import normalising, reading, schemas, tables
+from marketcast.config import SourceSettings
 from marketcast.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,17 @@ def ingest(
     input_path: str,
     lake: str,
     run_id: str,
+    source: SourceSettings | None = None,
 ) -> IngestSummary:
     """Load new and changed invoice files below ``input_path`` into the lake.
 
     Args:
         spark: The session.
-        input_path: A folder (read recursively for ``*.json``) or a single file.
+        input_path: A folder (read recursively for the format's files), a single file, or a
+            Delta table.
         lake: The lake's root.
         run_id: Written on every row this run loads.
+        source: Format and column mapping of the input; AAVAIL JSON when None.
 
     Notes:
         Lines dated after the day of the run (UTC) are rejected. Lines dated after a run's
@@ -70,10 +74,10 @@ def ingest(
         date's daily revenue and counts them, so a later run with a later as-of date uses them.
 
     Raises:
-        UserError: The input is missing or empty, a file is not JSON, or a field name is unknown;
-            nothing is written then.
+        UserError: The input is missing or empty, a file is not of the format, a field name is
+            unknown, or a mapped column is missing; nothing is written then.
     """
-    files = reading.list_input_files(spark, input_path)
+    files = reading.list_input_files(spark, input_path, source)
     known = _already_ingested(spark, lake)
     todo = [item for item in files if known.get(item.path) != item.checksum]
     log.info("ingest: %d files found, %d new or changed", len(files), len(todo))
@@ -83,7 +87,7 @@ def ingest(
     paths = [item.path for item in todo]
     lines = None
     today = dt.datetime.now(dt.timezone.utc).date()
-    parsed = reading.parse_files(spark, input_path, paths, latest_day=today).persist(
+    parsed = reading.parse_files(spark, input_path, paths, latest_day=today, source=source).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:

@@ -7,8 +7,9 @@ becomes known, so the table always holds each run scored against the newest actu
 Drift: per market, the newest ``recent_days`` of the input are compared with the
 ``reference_days`` before them, for four measures (daily revenue, lines per invoice, views per
 line, price of sale lines), by the population stability index over the reference window's
-quantile bins. Values above the configured threshold are alerts; every measure lands in
-``ops/drift`` and the alerts in the monitor stage's record in ``ops/runs``.
+quantile bins. An index above the configured threshold and above what sampling alone
+produces at the configured confidence (small windows are noisy) is an alert; every measure
+lands in ``ops/drift`` and the alerts in the monitor stage's record in ``ops/runs``.
 """
 
 from __future__ import annotations
@@ -124,21 +125,35 @@ def drift_values(
 
 
 def population_stability(
-    reference: np.ndarray, recent: np.ndarray, *, bins: int, floor: float = 1e-4
-) -> float:
-    """Population stability index of ``recent`` against ``reference``.
+    reference: np.ndarray, recent: np.ndarray, *, bins: int
+) -> tuple[float, int]:
+    """Population stability index of ``recent`` against ``reference``, and the bins used.
 
     Bins are the reference's quantiles (ties merged, so a measure with many equal values gets
-    fewer bins); empty bins count as ``floor`` so the logarithm stays finite.
+    fewer bins); half a count is added to every bin so an empty bin keeps the logarithm finite
+    without dominating the sum.
     """
     edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1))[1:-1])
 
     def shares(values: np.ndarray) -> np.ndarray:
         counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-        return np.maximum(counts / counts.sum(), floor)
+        counts = counts + 0.5
+        return counts / counts.sum()
 
     expected, actual = shares(reference), shares(recent)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    return float(np.sum((actual - expected) * np.log(actual / expected))), len(edges) + 1
+
+
+def sampling_noise(reference_n: int, recent_n: int, bins: int, confidence: float) -> float:
+    """The stability index two samples of these sizes from one distribution stay below.
+
+    With no shift the index is about (1/n1 + 1/n2) times a chi-square variable with bins - 1
+    degrees of freedom, so 30 days against 90 reach 0.5 by chance alone while a hundred
+    thousand lines stay near 0.
+    """
+    from scipy.stats import chi2
+
+    return float((1.0 / reference_n + 1.0 / recent_n) * chi2.ppf(confidence, max(bins - 1, 1)))
 
 
 def _measure_group(settings: MonitorSettings):
@@ -147,7 +162,10 @@ def _measure_group(settings: MonitorSettings):
         recent_mask = frame["recent"].to_numpy(dtype=bool)
         reference, recent = values[~recent_mask], values[recent_mask]
         enough = min(len(reference), len(recent)) >= settings.min_values
-        psi = population_stability(reference, recent, bins=settings.bins) if enough else np.nan
+        psi = noise = np.nan
+        if enough:
+            psi, used = population_stability(reference, recent, bins=settings.bins)
+            noise = sampling_noise(len(reference), len(recent), used, settings.confidence)
         return pd.DataFrame(
             {
                 "market": [frame["market"].iloc[0]],
@@ -157,7 +175,8 @@ def _measure_group(settings: MonitorSettings):
                 "reference_mean": [float(reference.mean()) if len(reference) else np.nan],
                 "recent_mean": [float(recent.mean()) if len(recent) else np.nan],
                 "psi": [psi],
-                "alert": [bool(enough and psi > settings.psi_alert)],
+                "psi_noise": [noise],
+                "alert": [bool(enough and psi > max(settings.psi_alert, noise))],
             }
         )
 

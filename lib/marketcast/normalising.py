@@ -76,7 +76,7 @@ def parse_file(
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        yield _structural(source_file, "is not UTF-8 text, so not JSON")
+        yield structural_row(source_file, "is not UTF-8 text, so not JSON")
         return
     start = _skip_space(text, 0)
     if start == len(text):
@@ -86,14 +86,16 @@ def parse_file(
     elif text[start] == "{":
         records = _line_records(text)
     else:
-        yield _structural(source_file, "is not JSON: it starts with neither '[' nor '{'")
+        yield structural_row(source_file, "is not JSON: it starts with neither '[' nor '{'")
         return
 
     unknown: set[str] = set()
     for line_no, raw, value in records:
         yield _row(source_file, line_no, raw, value, unknown, latest_day)
     for field in sorted(unknown):
-        yield _structural(source_file, f"has field {field!r} that the field mapping does not know")
+        yield structural_row(
+            source_file, f"has field {field!r} that the field mapping does not know"
+        )
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -138,7 +140,8 @@ def _line_records(text: str) -> Iterator[tuple[int, str, Any]]:
         yield line_no, line, value
 
 
-def _structural(source_file: str, message: str) -> dict[str, Any]:
+def structural_row(source_file: str, message: str) -> dict[str, Any]:
+    """A row that stops the job: the whole file is unusable for the reason given."""
     row = dict.fromkeys(COLUMNS)
     row.update(source_file=source_file, invoice_kind=STRUCTURAL, reason=f"{source_file} {message}")
     return row
@@ -197,8 +200,8 @@ def normalise_record(
     if invoice is None or not str(invoice).strip():
         raise RecordError("missing invoice")
     invoice = str(invoice).strip()
-    kind = _invoice_kind(invoice)
-    price = _number(fields.get("price"), "price")
+    kind = invoice_kind_of(invoice)
+    price = parse_number(fields.get("price"), "price")
     if kind == "sale" and price < 0:
         raise RecordError("negative price on an ordinary invoice")
     revenue = -abs(price) if kind == "cancellation" else price
@@ -209,16 +212,17 @@ def normalise_record(
         "invoice": invoice,
         "invoice_kind": kind,
         "country": country.strip(),
-        "customer_id": _optional_int(fields.get("customer_id"), "customer_id"),
+        "customer_id": parse_optional_int(fields.get("customer_id"), "customer_id"),
         "stream_id": None if fields.get("stream_id") is None else str(fields["stream_id"]),
-        "times_viewed": _optional_int(fields.get("times_viewed"), "times_viewed"),
+        "times_viewed": parse_optional_int(fields.get("times_viewed"), "times_viewed"),
         "price": price,
         "revenue": revenue,
         "invoice_date": invoice_date,
     }
 
 
-def _invoice_kind(invoice: str) -> str:
+def invoice_kind_of(invoice: str) -> str:
+    """``sale``, ``cancellation`` (prefix C) or ``adjustment`` (prefix A) of an invoice id."""
     first = invoice[0]
     if first.isdigit():
         return "sale"
@@ -228,7 +232,8 @@ def _invoice_kind(invoice: str) -> str:
     return kind
 
 
-def _number(item: Any, name: str) -> float:
+def parse_number(item: Any, name: str) -> float:
+    """A finite number from a JSON or text value; the error names the field ``name``."""
     if item is None or (isinstance(item, str) and not item.strip()):
         raise RecordError(f"missing {name}")
     if isinstance(item, bool):
@@ -242,10 +247,11 @@ def _number(item: Any, name: str) -> float:
     return number
 
 
-def _optional_int(item: Any, name: str) -> int | None:
+def parse_optional_int(item: Any, name: str) -> int | None:
+    """A whole number, or None for a missing value."""
     if item is None:
         return None
-    number = _number(item, name)
+    number = parse_number(item, name)
     if number != int(number):
         raise RecordError(f"{name} is not a whole number")
     return int(number)

@@ -41,7 +41,11 @@ def run_ingest(context: RunContext, *, input_path: str) -> ingesting.IngestSumma
     """Ingest stage: new and changed input files into bronze, rejects and the file ledger."""
     with context.stage("ingest") as record:
         summary = ingesting.ingest(
-            context.spark, input_path=input_path, lake=context.lake, run_id=context.run_id
+            context.spark,
+            input_path=input_path,
+            lake=context.lake,
+            run_id=context.run_id,
+            source=context.config.source,
         )
         record.input_rows = summary.records_read
         record.details = summary.__dict__

@@ -141,7 +141,9 @@ def _accuracy(spark: SparkSession, lake: str, markets: list[str]) -> pd.DataFram
 
 def _drift(spark: SparkSession, lake: str, as_of: dt.date) -> pd.DataFrame:
     if not tables.exists(spark, lake, tables.OPS_DRIFT):
-        return pd.DataFrame(columns=["market", "feature", "psi", "reference_mean", "recent_mean"])
+        return pd.DataFrame(
+            columns=["market", "feature", "psi", "psi_noise", "reference_mean", "recent_mean"]
+        )
     return (
         tables.read(spark, lake, tables.OPS_DRIFT)
         .where((F.col("as_of") == F.lit(as_of)) & F.col("alert"))
@@ -421,12 +423,18 @@ def _render_into(data: ReportData, folder: Path) -> None:
         parts.append("<p>None: the newest input window looks like the one before it.</p>")
     else:
         parts.append(
+            '<p class="note">The newest days of input against the days before them, by the '
+            "population stability index; an alert needs an index above the configured threshold "
+            "and above the level chance reaches with windows of these sizes.</p>"
+        )
+        parts.append(
             _table(
-                ["market", "measure", "stability index", "mean before", "mean now"],
+                ["market", "measure", "stability index", "chance level", "mean before", "mean now"],
                 [
                     _cell(row["market"])
                     + _cell(row["feature"])
                     + _cell(row["psi"], number=True, digits=2)
+                    + _cell(row["psi_noise"], number=True, digits=2)
                     + _cell(row["reference_mean"], number=True, digits=2)
                     + _cell(row["recent_mean"], number=True, digits=2)
                     for _, row in data.drift.iterrows()

@@ -201,6 +201,7 @@ DRIFT_MEASURES = _schema(
     ("reference_mean", DoubleType()),
     ("recent_mean", DoubleType()),
     ("psi", DoubleType()),
+    ("psi_noise", DoubleType()),
     ("alert", BooleanType()),
 )
 
