@@ -8,7 +8,7 @@ SHARED_DATA := ../shared/data/aavail/cs-production
 # project, else a small synthetic AAVAIL-shaped dataset written to data/aavail/.
 INPUT ?= $(firstword $(wildcard data/aavail) $(wildcard $(SHARED_DATA)) data/aavail)
 
-.PHONY: install run test lint format package clean browser
+.PHONY: install run test lint format package clean browser jars
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,13 @@ run: install
 	fi
 	./spark-submit.sh pipeline --input "$(INPUT)" --lake "$(LAKE)"
 
-test: install lint browser
+test: install lint browser jars
 	$(BIN)/pytest
+
+# The Delta Lake jars, fetched into Spark's Ivy cache by one Spark start before the tests, some
+# of which start several Spark processes at once: on an empty cache they race on its files.
+jars: install
+	$(BIN)/python -m marketcast.session
 
 # The report test opens the HTML report in headless Chromium, Debian's package. Installed when
 # missing and the machine allows it (root with apt-get); elsewhere that one test is skipped.

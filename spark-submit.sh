@@ -4,13 +4,13 @@
 #   ./spark-submit.sh [--master URL] [--deploy-mode client|cluster] [--conf-file FILE]
 #                     [--conf key=value ...] [--dry-run] JOB [job options]
 #
-# JOB is one of: pipeline, ingest, aggregate, forecast, predict, evaluate. Without --master the
-# job runs on local[*] with conf/local.yaml; on any other master it ships dist/ (`make package`)
-# and reads conf/cluster.yaml unless --conf-file names another file.
+# JOB is one of: pipeline, ingest, aggregate, forecast, predict, evaluate, monitor, report, sql.
+# Without --master the job runs on local[*] with conf/local.yaml; on any other master it ships
+# dist/ (`make package`) and reads conf/cluster.yaml unless --conf-file names another file.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 python=${MARKETCAST_PYTHON:-$here/.venv/bin/python}
-jobs="pipeline ingest aggregate forecast predict evaluate"
+jobs="pipeline ingest aggregate forecast predict evaluate monitor report sql"
 if [ ! -x "$python" ]; then
   echo "spark-submit.sh: no Python at $python; run 'make install' first" >&2
   exit 2
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --conf-file) conf_file=$2; shift 2 ;;
     --conf) spark_conf+=(--conf "$2"); shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "spark-submit.sh: unknown option $1 (launcher options come before JOB)" >&2; exit 2 ;;
     *) break ;;
   esac

@@ -87,3 +87,17 @@ def test_unknown_job_is_refused(job, tmp_path):
     result = run_launcher(job, "--lake", str(tmp_path))
     assert result.returncode == 2
     assert "unknown job" in result.stderr
+
+
+def test_unknown_job_message_lists_every_spark_job():
+    result = run_launcher("teleport")
+    listed = result.stderr.strip().split("jobs: ")[1].split()
+    scripts = {path.stem for path in (REPO / "jobs").glob("*.py")} - {"generate"}
+    assert sorted(listed) == sorted(scripts)
+
+
+def test_help_prints_the_usage_only():
+    result = run_launcher("--help")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[2].strip().startswith("./spark-submit.sh [--master URL]")
+    assert "set -euo" not in result.stdout

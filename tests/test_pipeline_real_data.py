@@ -22,7 +22,11 @@ def lake(real_lake):
 
 
 def read(spark, lake, name):
-    return tables.read(spark, lake, name)
+    """A table of the lake, its rows of the pipeline run only (other tests add earlier runs)."""
+    frame = tables.read(spark, lake, name)
+    if name != tables.OPS_RUNS and "as_of" in frame.columns:
+        frame = frame.where(F.col("as_of") == F.lit(LAST_INVOICE_DAY))
+    return frame
 
 
 def test_every_line_is_loaded_rejected_or_a_counted_duplicate(spark, lake):
@@ -121,6 +125,8 @@ def test_every_silver_market_has_a_status_and_one_selected_forecast(spark, lake)
 
 def test_run_records_show_each_stage_succeeded(spark, lake):
     runs = read(spark, lake, tables.OPS_RUNS).collect()
+    first = min((row for row in runs if row.stage == "ingest"), key=lambda row: row.started_at)
+    runs = [row for row in runs if row.run_id == first.run_id]
     assert sorted(row.stage for row in runs) == ["aggregate", "forecast", "ingest", "monitor"]
     assert {row.status for row in runs} == {"succeeded"}
     ingest = next(row for row in runs if row.stage == "ingest")
@@ -136,7 +142,7 @@ def test_tables_open_without_spark(spark, lake):
         tables.OPS_RUNS,
     ):
         without_spark = DeltaTable(tables.table_path(lake, name)).to_pyarrow_table()
-        assert without_spark.num_rows == read(spark, lake, name).count(), name
+        assert without_spark.num_rows == tables.read(spark, lake, name).count(), name
 
 
 def test_rerun_skips_ingested_files_and_replaces_the_same_rows(spark, config, lake, real_data):
@@ -164,7 +170,7 @@ def test_predict_for_a_past_date_uses_only_data_up_to_it(spark, lake, past_answe
         dt.date(2019, 11, 7),
         dt.date(2019, 12, 6),
     )
-    silver = read(spark, lake, tables.SILVER_DAILY_REVENUE)
+    silver = tables.read(spark, lake, tables.SILVER_DAILY_REVENUE)
     past = silver.where(F.col("as_of") == HOLDOUT_AS_OF)
     assert past.agg(F.max("ds")).first()[0] == HOLDOUT_AS_OF
     window = silver.where(

@@ -72,3 +72,29 @@ def delta_package() -> str:
 
     spark_minor = ".".join(pyspark.__version__.split(".")[:2])
     return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
+
+
+def resolve_delta_jars() -> list[str]:
+    """Fetch the Delta Lake jars into Spark's Ivy cache once, and return their paths.
+
+    Spark resolves ``spark.jars.packages`` at every start; several processes that start at
+    once on a machine whose cache is still empty race on the same cache files and fail. Running
+    this first (``python -m marketcast.session``) fills the cache, so that later starts only
+    read it.
+    """
+    settings = SparkSettings(
+        master="local[1]",
+        app_name="marketcast-resolve-jars",
+        log_level="ERROR",
+        extra={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"},
+    )
+    spark = build_session(settings)
+    try:
+        jars = spark.sparkContext.getConf().get("spark.jars", "")
+    finally:
+        spark.stop()
+    return [jar for jar in jars.split(",") if jar]
+
+
+if __name__ == "__main__":
+    print(f"{len(resolve_delta_jars())} jars for {delta_package()} in Spark's Ivy cache")
