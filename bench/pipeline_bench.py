@@ -16,6 +16,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +106,7 @@ def main() -> None:
         f"{figures['python_driver_peak_mib']:.0f} | {figures['jvm_peak_mib'] or 0:.0f} |"
     )
     spark.stop()
+    shutil.rmtree(workdir, ignore_errors=True)  # the generated input and the lake
 
 
 if __name__ == "__main__":
